@@ -1,0 +1,36 @@
+# Two entry points for a newcomer (see README.md):
+#   make book   builds the course website into _build/html
+#   make test   runs every test: unit tests, doctests, notebooks under nbval, and the book build
+# Both create .venv from requirements.txt on first use (and again whenever it changes).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test notebooks benchmark clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+# Warnings are errors (-W), references are checked (-n) and every problem is reported before the
+# build fails (--keep-going): a broken cross-reference must fail the build, not scroll past.
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Restart & Run All for every chapter, storing clean outputs (what nbval compares against).
+notebooks: $(STAMP)
+	$(BIN)/python tools/run_notebooks.py chapters/*.ipynb
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/rowwise_kl.py
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis

@@ -1,0 +1,54 @@
+"""Numerics for the course *Kullback-Leibler divergence for deep learning*.
+
+Plain NumPy functions, each documented with its definition and conventions:
+
+* :func:`entropy`, :func:`cross_entropy`, :func:`kl_divergence` and
+  :func:`kl_divergence_from_logits` for discrete distributions;
+* :func:`log_likelihood_ratio` and :func:`expected_value`, the two ideas KL is built from;
+* :func:`kl_normal` and :func:`kl_diag_normal`, closed forms for normal distributions;
+* :func:`monte_carlo_kl` and :func:`kl_estimator_terms`, sample estimates (k1, k2, k3).
+
+``kldiv.KLDivergenceLoss`` (the same as :class:`kldiv.losses.KLDivergence`) is an exact Keras 3
+loss; Keras is imported only when it is first used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kldiv.divergence import (
+    cross_entropy,
+    entropy,
+    expected_value,
+    kl_divergence,
+    kl_divergence_from_logits,
+    log_likelihood_ratio,
+)
+from kldiv.gaussian import kl_diag_normal, kl_normal
+from kldiv.montecarlo import ESTIMATORS, kl_estimator_terms, monte_carlo_kl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ESTIMATORS",
+    "KLDivergenceLoss",
+    "cross_entropy",
+    "entropy",
+    "expected_value",
+    "kl_diag_normal",
+    "kl_divergence",
+    "kl_divergence_from_logits",
+    "kl_estimator_terms",
+    "kl_normal",
+    "log_likelihood_ratio",
+    "monte_carlo_kl",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that the NumPy functions work (and import fast) without Keras installed.
+    if name == "KLDivergenceLoss":
+        from kldiv.losses import KLDivergence
+
+        return KLDivergence
+    raise AttributeError(f"module 'kldiv' has no attribute {name!r}")
