@@ -344,9 +344,10 @@ def kl_divergence(
         # Work with the unscaled rows x = s_p p and y = s_q q, and put the scaling into the ratio:
         # r = q / p = (y / x) (s_p / s_q), and sum_i p_i f(r_i) = (sum_i x_i f(r_i)) / s_p.
         (x, sp), (y, sq) = rows_p(start, pb, 0, scale=False), rows_q(start, qb, 1, scale=False)
-        r, t = _blocks.scratch(2, x.shape), _blocks.scratch(3, x.shape)
+        c = (sp / sq)[:, None]
+        r, t = y, _blocks.scratch(2, x.shape)  # r overwrites y's work copy (fewer, hotter buffers)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            np.multiply(y, (sp / sq)[:, None], out=r)
+            r *= c
             r /= x  # inf where p = 0 < q, nan where p = q = 0
             np.log(r, out=t)  # -inf where q = 0 < p
             r -= 1.0
@@ -357,7 +358,7 @@ def kl_divergence(
             # overflowed), where the exact term p (r - 1 - log r) = q - p + p log(p / q) tends to q.
             bad = np.isnan(r)
             r *= x
-            r[bad] = (y * (sp / sq)[:, None])[bad]
+            r[bad] = (qb * c)[bad]
             d = r.sum(axis=1)
         return d / sp
 

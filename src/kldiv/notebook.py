@@ -4,7 +4,14 @@ TensorFlow 2.21 writes native log lines (``I0000 00:00:... cudart_stub.cc ...``)
 process's file descriptor 2 while it is imported, before its logging is configured, so neither
 ``TF_CPP_MIN_LOG_LEVEL`` nor Python's :mod:`warnings` filters reach them. Jupyter stores them as
 cell outputs; they carry timestamps and process ids, so they differ on every run and break output
-checks such as nbval. :func:`quiet_native_logs` silences the descriptor for the duration of a block.
+checks such as nbval. The first device discovery logs natively too (``E0000 ... failed call to
+cuInit`` on a machine without a GPU). :func:`quiet_native_logs` silences the descriptor for the
+duration of a block; the chapters import TensorFlow like this::
+
+    with quiet_native_logs():
+        import tensorflow as tf
+        import tensorflow_probability as tfp
+        tf.config.list_physical_devices()  # device discovery, which also logs natively
 """
 
 from __future__ import annotations

@@ -1,0 +1,60 @@
+"""Static checks of the notebooks' stored outputs, the reference that nbval compares against.
+
+nbval proves that outputs reproduce; these tests make sure what is stored is worth reproducing:
+Restart & Run All order, no errors, no machine-specific noise, and no cell excused from running.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+NATIVE_LOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d|absl::InitializeLog", re.M)
+ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]{6,}")
+
+
+def code_cells(path: Path) -> list[nbformat.NotebookNode]:
+    nb = nbformat.read(path, as_version=4)
+    return [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+
+
+def output_text(output: nbformat.NotebookNode) -> str:
+    if output.output_type == "stream":
+        return output.text
+    return "".join(str(v) for k, v in output.get("data", {}).items() if k.startswith("text/"))
+
+
+def test_there_are_notebooks() -> None:
+    assert NOTEBOOKS, "no chapters/*.ipynb found"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_execution_counts_read_one_to_n(path: Path) -> None:
+    counts = [c.execution_count for c in code_cells(path)]
+    assert counts == list(range(1, len(counts) + 1)), f"Restart & Run All, then save: {counts}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_outputs_are_clean(path: Path) -> None:
+    for i, cell in enumerate(code_cells(path), start=1):
+        for output in cell.outputs:
+            assert output.output_type != "error", f"cell {i} stored an error"
+            if output.output_type == "stream":
+                assert output.name != "stderr", f"cell {i} stored stderr: {output.text[:300]!r}"
+            text = output_text(output)
+            assert not NATIVE_LOG.search(text), f"cell {i} stored TensorFlow's native log lines"
+            assert not ADDRESS.search(text), f"cell {i} stored a memory address: {text[:200]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_cell_is_excused_from_running(path: Path) -> None:
+    # Cells whose output varies are tagged nbval-ignore-output: they still run, only their output is
+    # not compared. Skipping a cell (nbval-skip / NBVAL_SKIP) would hide a failure, so it is not used.
+    for i, cell in enumerate(code_cells(path), start=1):
+        assert "nbval-skip" not in cell.metadata.get("tags", []), f"cell {i} is skipped"
+        assert "NBVAL_SKIP" not in cell.source, f"cell {i} is skipped"
