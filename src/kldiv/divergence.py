@@ -206,7 +206,7 @@ def entropy(
         if np.isnan(h).any():
             t[x == 0] = 0.0
             h = 0.0 - t.sum(axis=1)
-        return h  # 0.0 - x, not -x: no negative zero for a certain outcome
+        return h
 
     return _finish(_blocks.rowwise(kernel, flat), batch, scale)
 
@@ -265,7 +265,7 @@ def cross_entropy(
         if np.isnan(h).any():
             t[x == 0] = 0.0
             h = 0.0 - t.sum(axis=1)
-        return h  # 0.0 - x, not -x: no negative zero for a certain outcome
+        return h
 
     return _finish(_blocks.rowwise(kernel, flat), batch, scale)
 
