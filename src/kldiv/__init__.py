@@ -29,9 +29,9 @@ from kldiv.montecarlo import ESTIMATORS, kl_estimator_terms, monte_carlo_kl
 
 __version__ = "0.1.0"
 
+# KLDivergenceLoss is left out of __all__ on purpose: `from kldiv import *` must not import Keras.
 __all__ = [
     "ESTIMATORS",
-    "KLDivergenceLoss",
     "cross_entropy",
     "entropy",
     "expected_value",
