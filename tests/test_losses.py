@@ -12,6 +12,7 @@ import math
 import re
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -75,7 +76,7 @@ def test_loss_uses_only_backend_agnostic_keras_ops():
             imported.add(node.module.split(".")[0])
     assert imported <= {"__future__", "typing", "keras"}, imported
 
-    call = ast.parse(inspect.getsource(KLDivergence.call).strip().replace("\n    ", "\n"))
+    call = ast.parse(textwrap.dedent(inspect.getsource(KLDivergence.call)))
     called = [node.func for node in ast.walk(call) if isinstance(node, ast.Call)]
     assert called, "call() makes no calls?"
     for func in called:

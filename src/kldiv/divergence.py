@@ -45,6 +45,8 @@ __all__ = [
 
 Float = np.float64 | NDArray[np.float64]
 
+_TINY = np.finfo(np.float64).tiny  # the smallest normal float64
+
 
 class _Rows:
     """Validates and normalises one block of rows of a named probability input."""
@@ -71,9 +73,15 @@ class _Rows:
         lowest = block.min()
         if not lowest >= 0:  # catches negatives and NaN (NaN compares False)
             self.raise_for_entries(start, x)
-        sums = x.sum(axis=1)
+        with np.errstate(over="ignore"):  # an overflowing sum is reported below, by name
+            sums = x.sum(axis=1)
         if not np.isfinite(sums).all():
             self.raise_for_entries(start, x)
+            row = int(np.argmin(np.isfinite(sums)))
+            raise ValueError(
+                f"{self.name} has a row whose sum overflows float64 (batch index {self._row(start + row)}); "
+                "rescale it before normalising"
+            )
         if self.normalize:
             if not (sums > 0).all():
                 row = int(np.argmin(sums > 0))
@@ -350,6 +358,13 @@ def kl_divergence(
             r *= c
             r /= x  # inf where p = 0 < q, nan where p = q = 0
             np.log(r, out=t)  # -inf where q = 0 < p
+            if r.min() < _TINY:
+                # A ratio below the normal range lost digits in the division (or is 0 because
+                # q = 0): take its log as a difference of logs instead.
+                small = r < _TINY
+                rows_idx = np.nonzero(small)[0]
+                q_small = np.asarray(qb, dtype=np.float64)[small]  # y was overwritten by r
+                t[small] = np.log(q_small) - np.log(x[small]) + np.log(c[rows_idx, 0])
             r -= 1.0
             r -= t  # r - 1 - log r >= 0, also after rounding (a faithful log never exceeds r - 1)
             d = np.vecdot(r, x)  # one fused multiply-and-sum pass over non-negative terms
@@ -496,16 +511,21 @@ def log_likelihood_ratio(p: ArrayLike, q: ArrayLike, *, base: float | None = Non
             raise ValueError(
                 f"{name} must contain non-negative, finite values; got {arr[tuple(bad)]!r} at index {tuple(int(i) for i in bad)}"
             )
+    shape = x.shape
     both = (x == 0) & (y == 0)
     if both.any():
         bad = tuple(int(i) for i in np.argwhere(both)[0])
         raise ValueError(f"p and q are both 0 at index {bad}: the log-likelihood ratio is undefined there")
+    x, y = np.atleast_1d(x), np.atleast_1d(y)
     with np.errstate(divide="ignore", over="ignore", under="ignore"):
-        out = np.log(x / y)
-        # x / y overflows or underflows for extreme but positive pairs; then subtract logs instead.
-        redo = ~np.isfinite(out) & (x > 0) & (y > 0)
+        ratio = x / y
+        out = np.log(ratio)
+        # For extreme but positive pairs x / y overflows, or falls below the normal range where it
+        # keeps fewer digits; then subtract logs instead.
+        redo = (x > 0) & (y > 0) & ((ratio < _TINY) | (ratio == np.inf))
         if redo.any():
             out[redo] = np.log(x[redo]) - np.log(y[redo])
+        out = out.reshape(shape)
     if scale != 1.0:
         out = out / scale
     return out[()] if out.ndim == 0 else out
@@ -563,7 +583,8 @@ def expected_value(
             np.multiply(vb, w, out=t)
         if not np.isfinite(t).all():
             t[w == 0] = 0.0  # an infinite value that cannot happen contributes nothing
-        s = t.sum(axis=1)
+        with np.errstate(invalid="ignore"):  # inf - inf is reported below, by name
+            s = t.sum(axis=1)
         if np.isnan(s).any():
             row = int(np.argmax(np.isnan(s)))
             raise ValueError(

@@ -72,16 +72,23 @@ class KLDivergence(keras.losses.Loss):
     def call(self, y_true: Any, y_pred: Any) -> Any:
         y_pred = ops.convert_to_tensor(y_pred)
         y_true = ops.cast(y_true, y_pred.dtype)
-        log_q = ops.log_softmax(y_pred, axis=-1) if self.from_logits else ops.log(y_pred)
         positive = y_true > 0
-        # Where p = 0 the term is 0 by convention. Both logs are replaced there by log 1 = 0 before
-        # any arithmetic, so that neither the value nor the gradient ever sees 0 * inf (a where()
-        # passes 0 * the unselected branch's gradient, which is nan if that branch is infinite).
-        log_p = ops.log(ops.where(positive, y_true, ops.ones_like(y_true)))
-        delta = ops.where(positive, log_q, ops.zeros_like(log_q)) - log_p
-        # p (r - 1 - ln r) with ln r = delta: each term is >= 0 and they sum to KL when both rows
-        # sum to one, so float32 rounding cannot make the loss negative. r = 0 (q = 0 < p) gives +inf.
-        terms = ops.where(positive, y_true * (ops.expm1(delta) - delta), ops.zeros_like(y_true))
+        ones, zeros = ops.ones_like(y_true), ops.zeros_like(y_true)
+        # Logs are taken of 1 wherever p = 0, so that neither the value nor the gradient ever meets
+        # 0 * inf (where() passes 0 times the unselected branch's gradient, nan if that is inf).
+        log_p = ops.log(ops.where(positive, y_true, ones))
+        if self.from_logits:
+            log_q = ops.log_softmax(y_pred, axis=-1)
+            q = ops.exp(log_q)
+        else:
+            q = y_pred
+            log_q = ops.log(ops.where(positive, y_pred, ones))
+        delta = ops.where(positive, log_q, zeros) - log_p
+        # Summed as the non-negative terms p (r - 1 - ln r), r = q / p, with ln r = delta, and their
+        # limit q where p = 0: they add up to sum p log(p / q) when both rows sum to one, and float32
+        # rounding cannot make the total negative. q = 0 < p gives +inf. The gradient with respect to
+        # log q is q - p for every class, as for the cross-entropy.
+        terms = ops.where(positive, y_true * (ops.expm1(delta) - delta), q)
         return ops.sum(terms, axis=-1)
 
     def get_config(self) -> dict[str, Any]:
