@@ -63,7 +63,7 @@ def main() -> None:
     }
     print(f"row-wise KL on a ({args.rows}, {args.cols}) float32 batch; {os.cpu_count()} CPU(s); "
           f"numpy {np.__version__}; best of {args.repeats}")
-    print(f"{'method':32s} {'seconds':>8s} {'x kldiv':>8s} {'max rel. error':>15s}")
+    print(f"{'method':32s} {'seconds':>8s} {'/ kldiv':>8s} {'max rel. error':>15s}")
     times = {}
     for name, fn in contenders.items():
         seconds, out = best_time(fn, p, q, repeats=args.repeats)
