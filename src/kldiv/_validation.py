@@ -99,8 +99,6 @@ def event_layout(
     axes broadcast by NumPy's rules. Returns the 2-d views, the batch shape and the event length.
     """
     names = list(arrays)
-    ndims = {arr.ndim for arr in arrays.values()}
-    ndim = max(ndims)
     moved = {}
     for name, arr in arrays.items():
         if arr.ndim == 0:
@@ -117,7 +115,6 @@ def event_layout(
     except ValueError:
         desc = ", ".join(f"{n} has shape {arrays[n].shape}" for n in names)
         raise ValueError(f"the inputs' batch shapes do not broadcast: {desc}") from None
-    del ndim
     flat = [np.broadcast_to(arr, batch + (k,)).reshape(-1, k) for arr in moved.values()]
     return flat, batch, k
 
