@@ -54,8 +54,6 @@ def _workers() -> int:
 def rowwise(
     kernel: Callable[..., NDArray[np.float64]],
     arrays: list[NDArray[Any]],
-    *,
-    threads: bool = True,
 ) -> NDArray[np.float64]:
     """Apply ``kernel(start, *blocks) -> per-row float64`` over row blocks of 2-d ``arrays``.
 
@@ -72,7 +70,7 @@ def rowwise(
         stop = min(start + step, n_rows)
         out[start:stop] = kernel(start, *(a[start:stop] for a in arrays))
 
-    workers = _workers() if threads else 1
+    workers = _workers()
     if workers > 1 and n_rows * k >= THREAD_MIN_ELEMENTS and len(starts) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for _ in pool.map(run, starts):

@@ -52,11 +52,10 @@ class _Rows:
     """Validates and normalises one block of rows of a named probability input."""
 
     def __init__(
-        self, name: str, dtype: np.dtype, atol: float, normalize: bool, batch: tuple[int, ...], axis: int
+        self, name: str, atol: float, normalize: bool, batch: tuple[int, ...], axis: int
     ) -> None:
         self.name, self.atol, self.normalize = name, atol, normalize
         self.batch, self.axis, self.ndim = batch, axis, len(batch) + 1
-        self.dtype = dtype
 
     def where(self, row: int, col: int) -> tuple[int, ...]:
         return format_index(row, col, self.batch, self.axis, self.ndim)
@@ -142,7 +141,7 @@ def _prob_inputs(
     probs = {name: as_real_array(x, name, min_ndim=1) for name, x in named.items()}
     flat, batch, _ = event_layout({**arrays, **probs}, axis)
     checkers = [
-        _Rows(name, arr.dtype, check_atol(atol, arr.dtype), bool(normalize), batch, axis)
+        _Rows(name, check_atol(atol, arr.dtype), bool(normalize), batch, axis)
         for name, arr in probs.items()
     ]
     return flat, checkers, batch
@@ -391,7 +390,10 @@ def _log_softmax_rows(z: NDArray[np.float64], name: str, start: int, where: Any)
     top = z.max(axis=1, keepdims=True)
     if not np.isfinite(top).all():
         row = int(np.argmin(np.isfinite(top[:, 0])))
-        raise ValueError(f"{name} has a row where every logit is -inf (row {start + row}); no class is possible")
+        index = where(start + row, 0)  # an index of the row's first logit; drop its event position
+        raise ValueError(
+            f"{name} has a row where every logit is -inf (the row holding index {index}); no class is possible"
+        )
     z = z - top
     with np.errstate(divide="ignore"):
         z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
