@@ -132,10 +132,21 @@ def test_download_is_used_and_reshaped_without_a_source(monkeypatch) -> None:
     assert y.dtype == yt.dtype == np.int64 and yt.shape == (4,)
 
 
-def test_subset_of_a_download_is_refused(monkeypatch) -> None:
+def test_subset_of_a_download_keeps_the_first_images_of_each_class(monkeypatch) -> None:
+    import keras
+
+    y = np.arange(50).reshape(-1, 1) % 10
+    x = np.arange(50, dtype=np.uint8)[:, None, None, None] * np.ones((1, 32, 32, 3), np.uint8)
     monkeypatch.delenv(ENV_VAR, raising=False)
-    with pytest.raises(ValueError, match="per_class_train and per_class_test need an image folder"):
-        load_cifar10(per_class_train=5)
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: ((x, y), (x, y)))
+    (xs, ys), (xt, yt) = load_cifar10(per_class_train=2, per_class_test=1)
+    np.testing.assert_array_equal(xs[:, 0, 0, 0], np.arange(20))
+    np.testing.assert_array_equal(ys, np.arange(20) % 10)
+    np.testing.assert_array_equal(yt, np.arange(10))
+    with pytest.raises(ValueError, match="asked for 6 images per class but class 0 has 5"):
+        load_cifar10(per_class_train=6)
+    with pytest.raises(ValueError, match="per_class_test must be a positive integer or None; got 0"):
+        load_cifar10(per_class_test=0)
 
 
 def test_missing_source_names_the_path(tmp_path: Path) -> None:

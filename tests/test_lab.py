@@ -203,11 +203,13 @@ def test_distillation_loss_round_trips_through_its_config() -> None:
     assert (again.temperature, again.alpha) == (3.0, 0.25)
 
 
-def test_epoch_timer_time_to_accuracy() -> None:
-    timer = lab.EpochTimer()
-    timer.seconds, timer.test_accuracy = [5.0, 1.0, 1.0], [0.5, 0.7, 0.9]
-    assert timer.time_to_accuracy(0.7) == 6.0
-    assert timer.time_to_accuracy(0.95) is None
+def test_run_time_to_accuracy_and_throughput() -> None:
+    run = lab.Run("r", None, {}, seconds=[5.0, 1.0, 1.0], test_accuracy=[0.5, 0.7, 0.9],
+                  images_per_epoch=100)
+    assert run.time_to_accuracy(0.7) == 6.0
+    assert run.time_to_accuracy(0.95) is None
+    assert run.train_seconds == 7.0
+    assert run.images_per_second() == 100.0  # the first epoch (compilation) is left out
 
 
 def test_a_tiny_fit_records_epochs_and_learns() -> None:
@@ -221,6 +223,19 @@ def test_a_tiny_fit_records_epochs_and_learns() -> None:
     assert len(timer.seconds) == len(timer.test_accuracy) == 3
     assert all(s > 0 for s in timer.seconds) and all(0 <= a <= 1 for a in timer.test_accuracy)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_train_classic_and_fast_on_a_tiny_problem() -> None:
+    x = rng.integers(0, 256, size=(40, 32, 32, 3)).astype(np.uint8)
+    y = np.arange(40) % 10
+    classic = lab.train_classic(x, y, x[:10], y[:10], loss=keras.losses.KLDivergence(), seed=1,
+                                epochs=2, batch_size=8)
+    assert classic.images_per_epoch == 32 and len(classic.history["val_loss"]) == 2
+    assert set(classic.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    fast = lab.train_fast(x, y, x[:10], y[:10], seed=1, epochs=2, batch_size=16, widths=(4, 4, 4, 4))
+    assert fast.images_per_epoch == 40 and len(fast.test_accuracy) == 2
+    again = lab.train_fast(x, y, x[:10], y[:10], seed=1, epochs=2, batch_size=16, widths=(4, 4, 4, 4))
+    np.testing.assert_allclose(again.history["loss"], fast.history["loss"], rtol=1e-5)
 
 
 def test_run_record_names_device_backend_and_versions() -> None:

@@ -63,8 +63,8 @@ def load_cifar10(
         environment variable ``KLDIV_CIFAR10`` is used; if that is unset or empty, Keras downloads
         the dataset.
     per_class_train, per_class_test : int, optional
-        Keep only the first ``n`` images of each class (by file name), for quick runs. Only for
-        image folders: a download is always the full dataset.
+        Keep only the first ``n`` images of each class (by file name in a folder, by position in
+        Keras' arrays), for quick runs.
 
     Returns
     -------
@@ -82,12 +82,23 @@ def load_cifar10(
         return load_image_folder(
             source, per_class_train=per_class_train, per_class_test=per_class_test
         )
-    if per_class_train is not None or per_class_test is not None:
-        raise ValueError(
-            "per_class_train and per_class_test need an image folder (source= or "
-            f"{ENV_VAR}); Keras' download is always the full dataset"
-        )
-    return _download()
+    limits = (
+        _check_limit("per_class_train", per_class_train),
+        _check_limit("per_class_test", per_class_test),
+    )
+    return tuple(_first_per_class(x, y, n) for (x, y), n in zip(_download(), limits))
+
+
+def _first_per_class(x: np.ndarray, y: np.ndarray, limit: int | None) -> Split:
+    if limit is None:
+        return x, y
+    keep = np.zeros(len(y), dtype=bool)
+    for label in range(len(CLASSES)):
+        where = np.flatnonzero(y == label)
+        if limit > len(where):
+            raise ValueError(f"asked for {limit} images per class but class {label} has {len(where)}")
+        keep[where[:limit]] = True
+    return x[keep], y[keep]
 
 
 def _download() -> tuple[Split, Split]:
