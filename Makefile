@@ -13,6 +13,11 @@ STAMP  := $(VENV)/.installed
 KLDIV_CIFAR10 ?= $(abspath ../shared/data/cifar10-images.tar.gz)
 export KLDIV_CIFAR10
 
+# The browser the website tests drive (Debian's chromium, through Playwright). `make test` installs
+# it when it is missing and the user is root (CI is); anyone else gets the command to run.
+KLDIV_CHROMIUM ?= /usr/bin/chromium
+export KLDIV_CHROMIUM
+
 .PHONY: book test notebooks benchmark benchmark-gpu clean
 
 $(STAMP): requirements.txt pyproject.toml
@@ -27,8 +32,16 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
-test: $(STAMP)
+test: $(STAMP) $(KLDIV_CHROMIUM)
 	$(BIN)/python -m pytest
+
+$(KLDIV_CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "The website tests need Chromium at $@: install it (Debian/Ubuntu: sudo apt-get install chromium)"; \
+	  echo "or point KLDIV_CHROMIUM at a Chromium or Chrome binary."; exit 1; \
+	fi
 
 # Restart & Run All for every chapter, storing clean outputs (what nbval compares against).
 notebooks: $(STAMP)
