@@ -1,13 +1,13 @@
 """The book builds into a static website with zero warnings.
 
 Warnings are errors (``-W``), cross-references are checked (``-n``) and the build reports every
-problem before failing (``--keep-going``), exactly as ``make book`` builds it.
+problem before failing (``--keep-going``), exactly as ``make book`` builds it. The build itself is
+the session fixture ``built_site`` (tests/conftest.py): it runs once, fails on any warning, and the
+browser tests in tests/test_website.py open the same HTML.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -23,14 +23,6 @@ def toc_files() -> list[str]:
     return files
 
 
-def test_book_builds_without_warnings(tmp_path: Path) -> None:
-    jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb), "build", str(ROOT), "--path-output", str(tmp_path),
-           "--warningiserror", "--nitpick", "--keep-going"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, f"jupyter-book build failed:\n{log[-6000:]}"
-    assert "WARNING" not in log, log[-6000:]
-    html = tmp_path / "_build" / "html"
+def test_book_builds_without_warnings(built_site: Path) -> None:
     for page in toc_files():
-        assert (html / f"{page}.html").is_file(), f"{page}.html was not built"
+        assert (built_site / f"{page}.html").is_file(), f"{page}.html was not built"

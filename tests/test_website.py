@@ -1,0 +1,830 @@
+"""The built website, opened in a real browser (headless Chromium driven by Playwright).
+
+The session builds the book once (the ``built_site`` fixture in tests/conftest.py), serves it from a
+local HTTP server on 127.0.0.1 that the tests start and stop, and opens every page of ``_toc.yml``
+with the network cut off except localhost: every other request is aborted *and recorded*, and any
+such attempt fails the tests, because the site must work from a USB stick in a classroom.
+
+Each page is visited twice, in a fresh browser context each time (a first-time visitor: empty
+storage, no cache): once in light mode, once in dark mode. What the browser saw is recorded once per
+visit and checked by one test per property, so a failure names the page and the property:
+
+- the page loads with no console error, no uncaught exception, no failed request, no HTTP error;
+- no request leaves localhost (also checked statically over every HTML and CSS file of the build);
+- equations are typeset by the bundled MathJax: rendered ``mjx-container`` elements on every page
+  whose source has math, no MathJax error, and no raw TeX (``$$``, ``\\(``, ``\\[``, macros) left
+  in the text outside code;
+- every ``<img>`` has loaded and has real alt text (not empty, not the file name);
+- the Colab, Binder, source, edit and download links of a chapter point at that chapter's file in
+  the repository named by ``_config.yml`` (read from it, so a fork that edits it stays right);
+- no internal link or anchor is broken (in the static HTML of every built page and in the live DOM);
+- search for "cross-entropy" finds the KL and cross-entropy chapter;
+- in dark mode equations contrast with their background (WCAG ratio >= 4.5) and figures keep a
+  light, opaque background on which their ink is readable.
+
+Two full-page screenshots are saved to ``test-artifacts/`` (git-ignored) for a person to look at.
+
+The browser is Debian's ``chromium`` (``apt-get install -y chromium``), or the executable named by
+``KLDIV_CHROMIUM``; Playwright's own browser download is never used.
+"""
+
+from __future__ import annotations
+
+import functools
+import html.parser
+import http.server
+import io
+import json
+import os
+import posixpath
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("KLDIV_CHROMIUM", "/usr/bin/chromium")
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+MIN_CONTRAST = 4.5  # WCAG 2 AA for normal text
+SEARCH_QUERY = "cross-entropy"
+SEARCH_EXPECTED = "chapters/06_kl_and_cross_entropy"
+SCREENSHOTS = [("chapters/04_kl_divergence", "light"), ("chapters/06_kl_and_cross_entropy", "dark")]
+TIMEOUT_MS = 30_000
+
+
+# --- What the site should be: read from _config.yml and _toc.yml -------------------------------
+
+
+def _toc_pages() -> list[str]:
+    """Every document of _toc.yml (root, chapters, parts and nested sections), without extension."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages: list[str] = []
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(posixpath.splitext(entry["file"])[0])
+            walk(entry.get("sections", []))
+            walk(entry.get("chapters", []))
+            for part in entry.get("parts", []):
+                walk(part.get("chapters", []))
+
+    pages.append(posixpath.splitext(toc["root"])[0])
+    walk(toc.get("chapters", []))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    return pages
+
+
+PAGES = _toc_pages()
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def source_of(page: str) -> Path:
+    for ext in (".ipynb", ".md", ".rst"):
+        if (ROOT / f"{page}{ext}").is_file():
+            return ROOT / f"{page}{ext}"
+    raise AssertionError(f"_toc.yml lists {page!r} but no {page}.ipynb/.md/.rst exists")
+
+
+def is_notebook(page: str) -> bool:
+    return source_of(page).suffix == ".ipynb"
+
+
+@dataclass(frozen=True)
+class Repository:
+    url: str
+    branch: str
+    path_to_book: str
+    colab_url: str
+    binderhub_url: str
+    interface: str
+
+    @property
+    def org_repo(self) -> str:
+        return "/".join(urlsplit(self.url).path.strip("/").removesuffix(".git").split("/")[-2:])
+
+    def path_in_repo(self, page: str, ext: str) -> str:
+        return posixpath.join(self.path_to_book.strip("/"), f"{page}{ext}")
+
+
+def repository() -> Repository:
+    repo = CONFIG.get("repository") or {}
+    launch = CONFIG.get("launch_buttons") or {}
+    # Jupyter Book 1's defaults where _config.yml says nothing (jupyter_book/config/default_config.yml)
+    return Repository(
+        url=str(repo.get("url", "")).rstrip("/"),
+        branch=str(repo.get("branch", "master")),
+        path_to_book=str(repo.get("path_to_book", "") or ""),
+        colab_url=str(launch.get("colab_url", "") or "").strip("/"),
+        binderhub_url=str(launch.get("binderhub_url", "") or "").strip("/"),
+        interface={"classic": "tree", "jupyterlab": "lab/tree"}[launch.get("notebook_interface", "classic")],
+    )
+
+
+# --- Math in a page's source --------------------------------------------------------------------
+
+FENCE = re.compile(r"^(```+|~~~+)(?!\{math\})[^\n]*\n.*?^\1[ \t]*$", re.M | re.S)
+INLINE_CODE = re.compile(r"(`+)(?!\{).+?\1", re.S)
+SOURCE_MATH = re.compile(
+    r"\$\$|\{math\}|\\begin\{|\\\(|\\\[|(?<![\\$\w])\$(?=\S)[^$\n]+?(?<=\S)\$(?![\w$])"
+)
+
+
+def source_has_math(page: str) -> bool:
+    path = source_of(page)
+    if path.suffix == ".ipynb":
+        cells = json.loads(path.read_text())["cells"]
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    else:
+        text = path.read_text()
+    text = INLINE_CODE.sub("", FENCE.sub("", text))
+    return bool(SOURCE_MATH.search(text))
+
+
+# Raw TeX that MathJax should have consumed, in the page's text outside code.
+RAW_TEX = re.compile(
+    r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\\end\{|\\[A-Za-z]{2,}|(?<![\w$])\$[^$\s][^$\n]{0,200}?\$"
+)
+
+
+# --- The static site: every HTML file parsed once -------------------------------------------------
+
+
+class _PageParser(html.parser.HTMLParser):
+    """Ids, anchor names, links and loaded resources of one HTML file."""
+
+    RESOURCE_ATTRS = {"script": "src", "img": "src", "iframe": "src", "source": "src",
+                      "video": "src", "audio": "src", "embed": "src", "object": "data",
+                      "input": "src", "track": "src"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.links: list[str] = []  # <a>/<area> hrefs: navigation
+        self.resources: list[str] = []  # what the browser loads by itself
+        self.icons: list[str] = []
+        self.inline_styles: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: (v or "") for k, v in attrs}
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "a" and "name" in a:
+            self.ids.add(a["name"])
+        if tag in ("a", "area") and "href" in a:
+            self.links.append(a["href"])
+        if tag == "link" and "href" in a:
+            rel = set(a.get("rel", "").lower().split())
+            if rel & {"stylesheet", "preload", "modulepreload", "icon", "shortcut",
+                      "apple-touch-icon", "manifest", "prefetch", "preconnect", "dns-prefetch"}:
+                self.resources.append(a["href"])
+            else:  # index, search, next, prev: navigation
+                self.links.append(a["href"])
+            if "icon" in rel:
+                self.icons.append(a["href"])
+        if tag in self.RESOURCE_ATTRS and a.get(self.RESOURCE_ATTRS[tag]):
+            self.resources.append(a[self.RESOURCE_ATTRS[tag]])
+        for attr in ("srcset", "imagesrcset"):
+            for item in filter(None, (s.strip() for s in a.get(attr, "").split(","))):
+                self.resources.append(item.split()[0])
+        if tag == "meta" and a.get("http-equiv", "").lower() == "refresh":
+            match = re.search(r"url\s*=\s*['\"]?([^'\"\s]+)", a.get("content", ""), re.I)
+            if match:
+                self.links.append(match.group(1))
+        if "style" in a:
+            self.inline_styles.append(a["style"])
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.inline_styles.append(data)
+
+
+@dataclass
+class StaticSite:
+    html: Path
+    pages: dict[str, _PageParser]  # site-relative path (posix) -> parsed page
+
+    @classmethod
+    def parse(cls, html: Path) -> StaticSite:
+        pages = {}
+        for path in sorted(html.rglob("*.html")):
+            rel = path.relative_to(html).as_posix()
+            if rel.startswith(("_static/", "_sources/")):  # theme templates, not pages
+                continue
+            parser = _PageParser()
+            parser.feed(path.read_text(encoding="utf-8"))
+            pages[rel] = parser
+        return cls(html, pages)
+
+    def broken(self, page: str, href: str, *, resource: bool = False) -> str | None:
+        """Why `href`, as written in `page` (site-relative), is broken; None when it is fine.
+
+        External, mailto: and javascript: links are not followed (the network is not ours to test);
+        an internal link must name an existing file, and its #fragment an id in the target page.
+        """
+        parts = urlsplit(href)
+        if parts.scheme in ("mailto", "javascript", "data", "tel") or parts.netloc:
+            return None
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(page), unquote(parts.path)))
+        if not parts.path:
+            target = page
+        if href.endswith("/") or parts.path.endswith("/"):
+            target = posixpath.join(target, "index.html")
+        if target.startswith("../") or target == "..":
+            return f"{href!r} leaves the site"
+        if not (self.html / target).is_file():
+            return f"{href!r}: {target} does not exist"
+        fragment = unquote(parts.fragment)
+        if fragment and not resource and target.endswith(".html"):
+            ids = self.pages[target].ids if target in self.pages else set()
+            if fragment not in ids:
+                return f"{href!r}: no id or name {fragment!r} in {target}"
+        return None
+
+
+@pytest.fixture(scope="session")
+def static_site(built_site: Path) -> StaticSite:
+    return StaticSite.parse(built_site)
+
+
+def _is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "blob", "about", "chrome-error"):
+        return True
+    return (parts.hostname or "") in LOCAL_HOSTS
+
+
+# --- The local server ------------------------------------------------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base signature
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_url(built_site: Path):  # noqa: ANN201 - a generator fixture
+    """The built site served over HTTP on 127.0.0.1 (an ephemeral port), stopped at teardown."""
+    handler = functools.partial(_QuietHandler, directory=str(built_site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+# --- The browser -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():  # noqa: ANN201 - a generator fixture
+    """One headless Chromium for the session: Debian's, or the one KLDIV_CHROMIUM names."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Python Playwright is missing: `.venv/bin/python -m pip install -r requirements.txt`"
+                    " (it pins playwright)")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's (`apt-get install -y chromium`, "
+                    f"as `make test` does) or point KLDIV_CHROMIUM at a Chromium executable. "
+                    f"(`playwright install` is not used: it downloads from a CDN.)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            # Belt and braces under the request routing of each context: anything that escapes it
+            # (an IP literal, a prefetch) goes to a proxy that does not exist; localhost bypasses it.
+            proxy={"server": "http://127.0.0.1:9", "bypass": "127.0.0.1,localhost"},
+            args=["--disable-background-networking", "--disable-component-update",
+                  "--no-default-browser-check", "--disable-domain-reliability"],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@dataclass
+class Visit:
+    """What the browser saw on one page, collected while it was open."""
+
+    page: str
+    mode: str
+    url: str = ""
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    http_errors: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+    dom: dict = field(default_factory=dict)
+    figures: list[dict] = field(default_factory=list)  # dark mode: each content image as rendered
+    pending: dict[int, str] = field(default_factory=dict)  # requests started and not yet ended
+
+    def settle(self, tab, seconds: float = 10) -> None:  # noqa: ANN001 - a Playwright Page
+        """Wait until every request the page has started has finished or failed."""
+        deadline = time.monotonic() + seconds
+        while self.pending and time.monotonic() < deadline:
+            tab.wait_for_timeout(50)  # lets Playwright deliver the pending requests' events
+        self.failed_requests += [f"{url}: still pending after {seconds:.0f} s" for url in self.pending.values()]
+
+
+class Browsing:
+    """Opens pages in fresh, offline contexts and keeps what each visit recorded."""
+
+    def __init__(self, browser, base: str) -> None:  # noqa: ANN001 - a Playwright Browser
+        self.browser = browser
+        self.base = base
+        self._visits: dict[tuple[str, str], Visit] = {}
+
+    def open(self, visit: Visit, *, dark: bool):  # noqa: ANN201 - a Playwright (context, page)
+        context = self.browser.new_context(
+            service_workers="block",
+            color_scheme="dark" if dark else "light",
+            viewport={"width": 1280, "height": 900},
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        if dark:  # what the theme's mode switch stores (pydata-sphinx-theme: "mode", then "theme")
+            context.add_init_script("localStorage.setItem('mode', 'dark');"
+                                    "localStorage.setItem('theme', 'dark');")
+
+        def route(r) -> None:  # noqa: ANN001
+            if _is_local(r.request.url):
+                r.continue_()
+            else:
+                visit.external.append(f"{r.request.resource_type} {r.request.url}")
+                r.abort("blockedbyclient")
+
+        def route_ws(ws) -> None:  # noqa: ANN001
+            if _is_local(ws.url):
+                ws.connect_to_server()
+            else:
+                visit.external.append(f"websocket {ws.url}")
+                ws.close()
+
+        context.route("**/*", route)
+        context.route_web_socket(re.compile(".*"), route_ws)
+
+        def on_console(msg) -> None:  # noqa: ANN001
+            if msg.type != "error":
+                return
+            where = (msg.location or {}).get("url", "")
+            # Chromium fetches /favicon.ico by itself, sometimes after the test is done: whether a
+            # page declares an icon is checked statically (test_pages_declare_an_icon) instead.
+            if urlsplit(where).path == "/favicon.ico":
+                return
+            visit.console_errors.append(f"{msg.text} ({where})" if where else msg.text)
+
+        def on_failed(req) -> None:  # noqa: ANN001
+            if _is_local(req.url):  # external ones are reported as such
+                visit.failed_requests.append(f"{req.url}: {req.failure}")
+
+        def on_response(resp) -> None:  # noqa: ANN001
+            if resp.status >= 400:
+                visit.http_errors.append(f"{resp.status} {resp.url}")
+
+        # Every request the page starts must end (finish or fail) before the visit is over.
+        def on_request(req) -> None:  # noqa: ANN001
+            if urlsplit(req.url).path != "/favicon.ico":
+                visit.pending[id(req)] = req.url
+
+        def on_done(req) -> None:  # noqa: ANN001
+            visit.pending.pop(id(req), None)
+
+        context.on("request", on_request)
+        context.on("requestfinished", on_done)
+        context.on("requestfailed", on_done)
+        context.on("console", on_console)
+        context.on("weberror", lambda e: visit.page_errors.append(str(e.error)))
+        context.on("requestfailed", on_failed)
+        context.on("response", on_response)
+        return context, context.new_page()
+
+    def visit(self, page: str, mode: str = "light") -> Visit:
+        key = (page, mode)
+        if key not in self._visits:
+            self._visits[key] = self._record(page, mode)
+        return self._visits[key]
+
+    def _record(self, page: str, mode: str) -> Visit:
+        visit = Visit(page, mode, url=urljoin(self.base, f"{page}.html"))
+        context, tab = self.open(visit, dark=mode == "dark")
+        try:
+            tab.goto(visit.url, wait_until="load")
+            visit.dom = tab.evaluate(SETTLE_AND_COLLECT)
+            visit.settle(tab)
+            if mode == "dark":
+                visit.figures = self._figures(tab)
+        finally:
+            context.close()
+        return visit
+
+    def _figures(self, tab) -> list[dict]:  # noqa: ANN001 - a Playwright Page
+        """Each content image as the dark theme paints it: screenshot colours, and its file."""
+        from PIL import Image
+
+        figures = []
+        images = tab.locator("article img")
+        for i in range(images.count()):
+            img = images.nth(i)
+            if not img.is_visible():
+                continue
+            img.scroll_into_view_if_needed()
+            shot = Image.open(io.BytesIO(img.screenshot(animations="disabled"))).convert("RGB")
+            figures.append({"src": img.evaluate("e => e.currentSrc"), **_ink_and_paper(shot)})
+        return figures
+
+
+# Runs in the page once it has loaded: waits for MathJax and the images, then collects the DOM facts.
+SETTLE_AND_COLLECT = r"""
+async () => {
+  const out = {};
+  out.mathjaxScript = !!document.querySelector('script[src*="mathjax"]');
+  out.mathjaxLoaded = !!(window.MathJax && MathJax.startup && MathJax.startup.promise);
+  if (out.mathjaxLoaded) await MathJax.startup.promise;
+  const imgs = Array.from(document.images);
+  imgs.forEach(i => { i.loading = 'eager'; });
+  await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => {
+    i.addEventListener('load', r, {once: true}); i.addEventListener('error', r, {once: true}); })));
+  await document.fonts.ready;
+
+  out.mjx = document.querySelectorAll('mjx-container').length;
+  out.mathErrors = [];  // the TeX that MathJax could not typeset, and why
+  if (out.mathjaxLoaded)
+    for (const m of MathJax.startup.document.math) {
+      const error = m.typesetRoot ? m.typesetRoot.querySelector('mjx-merror') : null;
+      if (!m.typesetRoot || error)
+        out.mathErrors.push(m.math + ' -> ' + (error ? error.textContent : 'not typeset'));
+    }
+  if (!out.mathErrors.length)
+    out.mathErrors = Array.from(document.querySelectorAll('mjx-merror')).map(e => e.textContent);
+
+  // Text outside code and rendered math, hidden parts (collapsed solutions) included.
+  const skip = 'pre, code, kbd, samp, script, style, textarea, noscript, mjx-container, .highlight';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode())
+    if (!n.parentElement.closest(skip)) texts.push(n.nodeValue);
+  out.text = texts.join(' ');
+
+  out.images = imgs.map(i => ({
+    src: i.getAttribute('src'), url: i.currentSrc, alt: i.getAttribute('alt'),
+    complete: i.complete, naturalWidth: i.naturalWidth, inArticle: !!i.closest('article'),
+    visible: i.checkVisibility()}));
+  out.links = Array.from(document.querySelectorAll('a[href], area[href]'))
+    .map(a => ({href: a.getAttribute('href'), url: a.href, text: a.textContent.trim().slice(0, 60)}));
+  out.ids = Array.from(document.querySelectorAll('[id]')).map(e => e.id)
+    .concat(Array.from(document.querySelectorAll('a[name]')).map(e => e.name));
+
+  // Colours of the typeset equations and of what is behind them.
+  const rgba = s => { const m = s.match(/rgba?\(([^)]+)\)/);
+    if (!m) return null; const v = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number);
+    return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
+  const background = el => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c === null) return null;
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    let bg = [255, 255, 255];  // the canvas under everything
+    for (const c of layers.reverse()) bg = bg.map((v, k) => c[3] * c[k] + (1 - c[3]) * v);
+    return bg;
+  };
+  const colours = new Map();
+  for (const box of document.querySelectorAll('mjx-container')) {
+    const els = [box, ...box.querySelectorAll('[style*="color"]')];
+    for (const el of els) {
+      const fg = getComputedStyle(el).color, bg = background(el);
+      const key = fg + ' on ' + JSON.stringify(bg);
+      if (!colours.has(key)) colours.set(key, {fg: rgba(fg), fgText: fg, bg: bg,
+        example: (box.getAttribute('aria-label') || box.textContent).slice(0, 60), count: 0});
+      colours.get(key).count++;
+    }
+  }
+  out.mathColours = Array.from(colours.values());
+  out.theme = document.documentElement.dataset.theme;
+  return out;
+}
+"""
+
+
+def _luminance(rgb) -> float:  # noqa: ANN001 - three 0..255 numbers
+    def channel(v: float) -> float:
+        v /= 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(float(v)) for v in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a, b) -> float:  # noqa: ANN001
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def _ink_and_paper(shot) -> dict:  # noqa: ANN001 - a PIL RGB image
+    """The most common colour of a rendered figure (its paper) and its darkest 1% (its ink)."""
+    import numpy as np
+
+    pixels = np.asarray(shot, dtype=np.uint8).reshape(-1, 3)
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    paper = tuple(int(v) for v in colours[counts.argmax()])
+    linear = pixels / 255.0
+    linear = np.where(linear <= 0.04045, linear / 12.92, ((linear + 0.055) / 1.055) ** 2.4)
+    order = np.argsort(linear @ np.array([0.2126, 0.7152, 0.0722]), kind="stable")
+    ink = tuple(int(v) for v in pixels[order[len(order) // 100]])
+    return {"paper": paper, "ink": ink, "size": shot.size}
+
+
+@pytest.fixture(scope="session")
+def browsing(browser, site_url: str) -> Browsing:  # noqa: ANN001
+    return Browsing(browser, site_url)
+
+
+def _problems(title: str, items: list[str]) -> str:
+    return f"{title}:\n  " + "\n  ".join(items)
+
+
+# --- The static checks: every built HTML and CSS file ---------------------------------------------
+
+
+def test_every_toc_page_is_built(static_site: StaticSite) -> None:
+    missing = [p for p in PAGES if f"{p}.html" not in static_site.pages]
+    assert not missing, f"pages of _toc.yml missing from the build: {missing}"
+
+
+def test_no_internal_link_or_anchor_is_broken(static_site: StaticSite) -> None:
+    broken = [f"{page}: {why}"
+              for page, parsed in static_site.pages.items()
+              for href in parsed.links if (why := static_site.broken(page, href))]
+    broken += [f"{page}: {why}"
+               for page, parsed in static_site.pages.items()
+               for src in parsed.resources if (why := static_site.broken(page, src, resource=True))]
+    assert not broken, _problems(f"{len(broken)} broken internal link(s)", sorted(set(broken)))
+
+
+def test_no_page_loads_a_third_party_resource(static_site: StaticSite) -> None:
+    """Scripts, styles, fonts, images and frames all come from the site itself (the USB stick)."""
+    found = [f"{page}: {src}" for page, parsed in static_site.pages.items()
+             for src in parsed.resources if urlsplit(src).netloc or src.startswith("//")]
+    css_url = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])((?:https?:)?//[^'")\s]+)""")
+    for page, parsed in static_site.pages.items():
+        found += [f"{page} (inline style): {u}" for s in parsed.inline_styles for u in css_url.findall(s)]
+    for css in sorted(static_site.html.glob("_static/**/*.css")):
+        code = re.sub(r"/\*.*?\*/", "", css.read_text(encoding="utf-8", errors="replace"), flags=re.S)
+        found += [f"{css.relative_to(static_site.html)}: {u}" for u in css_url.findall(code)]
+    assert not found, _problems("third-party resources (the site must work offline)", found)
+
+
+def test_pages_declare_an_icon(static_site: StaticSite) -> None:
+    """Without <link rel="icon">, Chromium requests /favicon.ico and logs a 404 console error."""
+    lacking = [p for p in PAGES if f"{p}.html" in static_site.pages and not static_site.pages[f"{p}.html"].icons]
+    assert not lacking, (f"no <link rel='icon'> in {lacking}: the browser asks for /favicon.ico and "
+                         f"logs 'Failed to load resource: 404'; set `html: favicon:` in _config.yml")
+
+
+# --- In the browser: each page of the table of contents ---------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads_without_errors(browsing: Browsing, page: str) -> None:
+    v = browsing.visit(page)
+    problems = ([f"console error: {e}" for e in v.console_errors]
+                + [f"uncaught exception: {e}" for e in v.page_errors]
+                + [f"failed request: {e}" for e in v.failed_requests]
+                + [f"HTTP error: {e}" for e in v.http_errors])
+    assert not problems, _problems(f"{v.url} (first visit, light mode)", problems)
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_no_request_leaves_localhost(browsing: Browsing, page: str, mode: str) -> None:
+    v = browsing.visit(page, mode)
+    assert not v.external, _problems(f"{v.url} ({mode} mode) tried to reach the network", v.external)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_equations_are_typeset(browsing: Browsing, page: str) -> None:
+    v = browsing.visit(page)
+    d = v.dom
+    if source_has_math(page):
+        assert d["mathjaxScript"], f"{page} has math in its source but the page loads no MathJax"
+        assert d["mathjaxLoaded"], f"{v.url}: MathJax did not load (see the failed requests test)"
+        assert d["mjx"] > 0, f"{v.url}: no typeset equation (mjx-container) although the source has math"
+    assert not d["mathErrors"], _problems(f"{v.url}: MathJax could not typeset", d["mathErrors"])
+    spans: list[list[int]] = []  # matches and 40 characters either side, overlapping ones merged
+    for m in RAW_TEX.finditer(d["text"]):
+        start, end = max(0, m.start() - 40), m.end() + 40
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    raw = [" ".join(d["text"][a:b].split()) for a, b in spans]
+    assert not raw, _problems(f"{v.url}: raw TeX left in the text (outside code)", raw[:10])
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_images_load_and_have_alt_text(browsing: Browsing, page: str) -> None:
+    v = browsing.visit(page)
+    problems = []
+    for img in v.dom["images"]:
+        alt = (img["alt"] or "").strip()
+        name = posixpath.basename(urlsplit(img["src"] or "").path)
+        if not (img["complete"] and img["naturalWidth"] > 0):
+            problems.append(f"did not load: {img['url']}")
+        if not alt:
+            problems.append(f"no alt text: {img['src']}")
+        elif alt == img["src"] or name in alt or alt.lower() in {"image", "figure", "png", "plot"}:
+            problems.append(f"alt text is a file name or a placeholder ({alt!r}): {img['src']}")
+    assert not problems, _problems(f"{v.url}: images", problems)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_launch_and_source_links_point_at_this_chapter(browsing: Browsing, page: str) -> None:
+    """Colab and Binder open this chapter's notebook in the configured repository and branch."""
+    repo = repository()
+    v = browsing.visit(page)
+    urls = [link["url"] for link in v.dom["links"]]
+    ext = source_of(page).suffix
+    in_repo = repo.path_in_repo(page, ext)  # where this page's source is in the repository
+
+    def links_to(prefix: str) -> list[str]:
+        return sorted({u for u in urls if prefix and (u == prefix or u.startswith(prefix + "/")
+                                                      or u.startswith(prefix + "?"))})
+
+    colab = links_to(repo.colab_url)
+    binder = links_to(repo.binderhub_url)
+    if is_notebook(page):
+        if repo.colab_url:
+            want = f"{repo.colab_url}/github/{repo.org_repo}/blob/{repo.branch}/{in_repo}"
+            assert colab == [want], f"{v.url}: Colab link(s) {colab}, expected [{want}]"
+        if repo.binderhub_url:
+            want = f"{repo.binderhub_url}/v2/gh/{repo.org_repo}/{repo.branch}?urlpath={repo.interface}/{in_repo}"
+            assert binder == [want], f"{v.url}: Binder link(s) {binder}, expected [{want}]"
+    else:  # a Markdown page has no notebook to launch
+        assert not colab and not binder, f"{v.url}: launch links on a page with no notebook: {colab + binder}"
+    if CONFIG.get("html", {}).get("use_repository_button"):
+        assert repo.url in urls, f"{v.url}: no link to the repository {repo.url}"
+    if CONFIG.get("html", {}).get("use_issues_button"):
+        assert any(u.startswith(f"{repo.url}/issues") for u in urls), f"{v.url}: no link to {repo.url}/issues"
+    if CONFIG.get("html", {}).get("use_edit_page_button"):
+        want = f"{repo.url}/edit/{repo.branch}/{in_repo}"
+        assert want in urls, f"{v.url}: no edit link {want}; links to the repository: " + str(
+            [u for u in urls if u.startswith(repo.url)])
+    if CONFIG.get("html", {}).get("use_download_button", True):
+        want = urljoin(browsing.base, f"_sources/{page}{ext}")
+        assert want in urls, f"{v.url}: no download link to the {ext} source ({want})"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_links_in_the_live_page_resolve(browsing: Browsing, static_site: StaticSite, page: str) -> None:
+    """Every same-site link of the page as the browser has it (sidebar, navigation, in-text)."""
+    v = browsing.visit(page)
+    broken = []
+    for link in v.dom["links"]:
+        parts = urlsplit(link["url"])
+        if not _is_local(link["url"]) or parts.scheme not in ("http", "https"):
+            continue
+        target = unquote(parts.path).lstrip("/") or "index.html"
+        if target.endswith("/"):
+            target += "index.html"
+        if not (static_site.html / target).is_file():
+            broken.append(f"{link['href']!r} ({link['text']!r}): {target} does not exist")
+            continue
+        fragment = unquote(parts.fragment)
+        if fragment and target.endswith(".html"):
+            parsed = static_site.pages.get(target)
+            ids = set(v.dom["ids"]) if target == f"{page}.html" else (parsed.ids if parsed else set())
+            if fragment not in ids:
+                broken.append(f"{link['href']!r} ({link['text']!r}): no id {fragment!r} in {target}")
+    assert not broken, _problems(f"{v.url}: broken links", broken)
+
+
+# --- Dark mode ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_dark_mode_keeps_equations_readable(browsing: Browsing, page: str) -> None:
+    v = browsing.visit(page, "dark")
+    assert v.dom["theme"] == "dark", f"{v.url}: the theme did not switch to dark ({v.dom['theme']!r})"
+    low = []
+    for c in v.dom["mathColours"]:
+        assert c["fg"] and c["bg"], f"{v.url}: unreadable colour values {c}"
+        ratio = contrast(c["fg"], c["bg"])
+        if ratio < MIN_CONTRAST or c["fg"][3] < 1:
+            low.append(f"{c['fgText']} on rgb{tuple(round(x) for x in c['bg'])}: contrast {ratio:.2f}"
+                       f" (alpha {c['fg'][3]}), {c['count']} element(s), e.g. {c['example']!r}")
+    assert not low, _problems(f"{v.url}: equations below contrast {MIN_CONTRAST} in dark mode", low)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_dark_mode_keeps_figures_readable(browsing: Browsing, static_site: StaticSite, page: str) -> None:
+    """Figures keep a light paper in dark mode, and their ink stands out on it.
+
+    pydata-sphinx-theme dims images in dark mode (``filter: brightness(.8) contrast(1.2)``) and paints
+    a light background behind them; it does not invert them. So each visible figure is measured as
+    painted: its most common colour (the paper) must stay light and its darkest 1% (axes, labels)
+    must contrast with it. Raster figures must also be opaque: a transparent one relies on the
+    theme's background here, and shows black text on black in a dark-mode notebook (Colab).
+    """
+    from PIL import Image
+
+    v = browsing.visit(page, "dark")
+    problems = []
+    for fig in v.figures:
+        ratio = contrast(fig["ink"], fig["paper"])
+        if _luminance(fig["paper"]) < 0.4 or ratio < MIN_CONTRAST:
+            problems.append(f"{fig['src']}: paper rgb{fig['paper']}, ink rgb{fig['ink']}, "
+                            f"contrast {ratio:.2f} as rendered in dark mode")
+    article_images = [img for img in v.dom["images"] if img["inArticle"]]
+    for img in article_images:
+        local = unquote(urlsplit(img["url"]).path).lstrip("/")
+        if local.lower().endswith((".png", ".gif", ".webp")) and (static_site.html / local).is_file():
+            with Image.open(static_site.html / local) as im:
+                if "transparency" in im.info:
+                    problems.append(f"{local}: has a transparent palette colour")
+                elif im.mode in ("RGBA", "LA", "PA") and im.getchannel("A").getextrema()[0] < 255:
+                    problems.append(f"{local}: has transparent pixels (save with an opaque facecolor)")
+    visible = sum(1 for img in article_images if img["visible"])
+    assert len(v.figures) == visible, f"{v.url}: {visible} visible figure(s), {len(v.figures)} measured"
+    assert not problems, _problems(f"{v.url}: figures in dark mode", problems)
+
+
+# --- Search, the site root, screenshots ---------------------------------------------------------
+
+
+def test_search_finds_cross_entropy(browsing: Browsing) -> None:
+    visit = Visit("search", "light", url=urljoin(browsing.base, f"search.html?q={SEARCH_QUERY}"))
+    context, tab = browsing.open(visit, dark=False)
+    try:
+        tab.goto(visit.url, wait_until="load")
+        tab.wait_for_function("document.querySelector('#search-results h2')?.textContent === 'Search Results'")
+        results = tab.eval_on_selector_all("#search-results ul.search li a", "as => as.map(a => a.href)")
+        summary = tab.inner_text("#search-results")
+        visit.settle(tab)
+    finally:
+        context.close()
+    assert results, f"no result for {SEARCH_QUERY!r}:\n{summary[:500]}"
+    if SEARCH_EXPECTED in PAGES:
+        pages = {urlsplit(u).path.lstrip("/") for u in results}
+        assert f"{SEARCH_EXPECTED}.html" in pages, f"{SEARCH_EXPECTED} not among the results {sorted(pages)}"
+    assert not visit.external, _problems("the search page tried to reach the network", visit.external)
+    assert not (visit.console_errors or visit.page_errors or visit.failed_requests), _problems(
+        "the search page had errors", visit.console_errors + visit.page_errors + visit.failed_requests)
+
+
+def test_site_root_opens_the_first_page(browsing: Browsing) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    visit = Visit("index", "light", url=browsing.base)
+    want = urljoin(browsing.base, f"{PAGES[0]}.html")
+    context, tab = browsing.open(visit, dark=False)
+    try:
+        tab.goto(visit.url, wait_until="load")
+        try:
+            tab.wait_for_url(want, timeout=10_000)
+        except PlaywrightTimeout:
+            pytest.fail(f"the site root {visit.url} stays at or goes to {tab.url}, not {want}")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("page", "mode"), SCREENSHOTS, ids=[f"{p.split('/')[-1]}-{m}" for p, m in SCREENSHOTS])
+def test_screenshot(browsing: Browsing, page: str, mode: str) -> None:
+    """A full-page screenshot in test-artifacts/, for a person to look at (and not blank)."""
+    from PIL import Image, ImageStat
+
+    if page not in PAGES:
+        pytest.skip(f"{page} is not in _toc.yml")
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{page.split('/')[-1]}-{mode}.png"
+    visit = Visit(page, mode, url=urljoin(browsing.base, f"{page}.html"))
+    context, tab = browsing.open(visit, dark=mode == "dark")
+    try:
+        tab.goto(visit.url, wait_until="load")
+        tab.evaluate(SETTLE_AND_COLLECT)
+        visit.settle(tab)
+        tab.screenshot(path=str(path), full_page=True, animations="disabled")
+    finally:
+        context.close()
+    with Image.open(path) as shot:
+        assert shot.width >= 1000 and shot.height >= 900, shot.size
+        spread = ImageStat.Stat(shot.convert("L")).stddev[0]
+    assert spread > 10, f"{path} looks blank (grey-level spread {spread:.1f})"
