@@ -132,10 +132,10 @@ def load_image_folder(
 
     Examples
     --------
-    >>> load_image_folder("no/such/folder")
+    >>> load_image_folder("no/such/folder")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    FileNotFoundError: CIFAR-10 source 'no/such/folder' does not exist; ...
+    FileNotFoundError: CIFAR-10 source 'no/such/folder' does not exist; give a folder or a ...
     """
     limits = {
         "train": _check_limit("per_class_train", per_class_train),
