@@ -16,29 +16,6 @@ settings.register_profile("kldiv", derandomize=True, deadline=None, database=Non
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "kldiv"))
 
 
-# --- The GPU lab under nbval ------------------------------------------------------------------
-# The lab notebook runs in its `smoke` configuration (a few images, two epochs) in the tests: the
-# outputs that depend on training are tagged nbval-ignore-output, the loss checks are compared.
-# Its data must come from an offline copy named by KLDIV_CIFAR10 (`make test` points it at the
-# team's shared folder); without one, the notebook would try to download.
-os.environ.setdefault("KLDIV_LAB_CONFIG", "smoke")
-LAB_NOTEBOOK = "08_cifar10_lab.ipynb"
-
-
-def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001 - pytest's hook signature
-    import pytest
-
-    if not any(item.nodeid.startswith(f"chapters/{LAB_NOTEBOOK}::") for item in items):
-        return
-    source = os.environ.get("KLDIV_CIFAR10", "")
-    if not source or not os.path.exists(source):
-        raise pytest.UsageError(
-            f"chapters/{LAB_NOTEBOOK} runs under nbval on an offline copy of CIFAR-10: set "
-            f"KLDIV_CIFAR10 to an image folder or .tar.gz (train/<class>/*.jpg, test/<class>/*.jpg); "
-            f"got {source!r}. `make test` sets it to ../shared/data/cifar10-images.tar.gz."
-        )
-
-
 # ==== The built website, shared by tests/test_book.py and tests/test_website.py ====================
 # Appended block: the book is built once per test session, with warnings as errors, and every test
 # that needs the HTML asks for `built_site` (the `_build/html` folder). A failed or warning build
