@@ -181,6 +181,17 @@ def submissions_entropy_kl(dist: Path, folder: Path) -> dict[str, Path]:
     return paths
 
 
+def write_submissions(dist: Path, folder: Path, assignment: str,
+                      subs: dict[str, nbformat.NotebookNode]) -> dict[str, Path]:
+    """Write each notebook as a submission, plus the untouched student notebook."""
+    paths = {name: folder / f"{name}.ipynb" for name in subs}
+    for name, nb in subs.items():
+        nbformat.write(nb, paths[name])
+    paths["untouched"] = folder / "untouched.ipynb"
+    paths["untouched"].write_bytes((dist / assignment / "student" / f"{assignment}.ipynb").read_bytes())
+    return paths
+
+
 def submissions_forward_reverse_kl(dist: Path, folder: Path) -> dict[str, Path]:
     ref = nbformat.read(dist / "forward_reverse_kl" / "autograder" / "forward_reverse_kl.ipynb",
                         as_version=4)
@@ -190,13 +201,7 @@ def submissions_forward_reverse_kl(dist: Path, folder: Path) -> dict[str, Path]:
     single = copy.deepcopy(ref)
     replace_in(single, "def reverse_kl", "starts = np.linspace(-4.0, 4.0, 9)", "starts = [-1.0]")
     subs = {"reference": ref, "reverse_kl_swapped": swapped, "single_start": single}
-    paths = {name: folder / f"{name}.ipynb" for name in subs}
-    for name, nb in subs.items():
-        nbformat.write(nb, paths[name])
-    paths["untouched"] = folder / "untouched.ipynb"
-    paths["untouched"].write_bytes(
-        (dist / "forward_reverse_kl" / "student" / "forward_reverse_kl.ipynb").read_bytes())
-    return paths
+    return write_submissions(dist, folder, "forward_reverse_kl", subs)
 
 
 def submissions_label_smoothing(dist: Path, folder: Path) -> dict[str, Path]:
@@ -206,13 +211,7 @@ def submissions_label_smoothing(dist: Path, folder: Path) -> dict[str, Path]:
     one_hot = copy.deepcopy(ref)
     replace_in(one_hot, "model.fit(", "smooth_labels(y_train, K, epsilon)", "smooth_labels(y_train, K, 0.0)")
     subs = {"reference": ref, "kl_no_zero_log_zero": no_convention, "no_smoothing": one_hot}
-    paths = {name: folder / f"{name}.ipynb" for name in subs}
-    for name, nb in subs.items():
-        nbformat.write(nb, paths[name])
-    paths["untouched"] = folder / "untouched.ipynb"
-    paths["untouched"].write_bytes(
-        (dist / "label_smoothing" / "student" / "label_smoothing.ipynb").read_bytes())
-    return paths
+    return write_submissions(dist, folder, "label_smoothing", subs)
 
 
 MAKE_SUBMISSIONS = {
