@@ -21,7 +21,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -317,8 +317,7 @@ class EpochTimer(keras.callbacks.Callback):
     """Records the training wall-clock time of every epoch and, if test data are given, the test
     accuracy after it (evaluation time is not counted as training time).
 
-    Attributes after ``fit``: ``seconds`` (per epoch), ``test_accuracy`` (per epoch) and
-    ``images`` (training images per epoch).
+    Attributes after ``fit``: ``seconds`` and ``test_accuracy``, one entry per epoch.
     """
 
     def __init__(self, x_test: Any = None, y_test: Any = None, batch_size: int = 1000) -> None:
@@ -326,7 +325,6 @@ class EpochTimer(keras.callbacks.Callback):
         self.x_test, self.y_test, self.batch_size = x_test, y_test, batch_size
         self.seconds: list[float] = []
         self.test_accuracy: list[float] = []
-        self.images = 0
         self._start = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -350,7 +348,6 @@ class Run:
     seconds: list[float]
     test_accuracy: list[float]
     images_per_epoch: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def train_seconds(self) -> float:
