@@ -51,8 +51,8 @@ def test_kl_to_smoothed_targets_is_keras_label_smoothing_minus_a_constant() -> N
     target = lab.smoothed_targets(labels, eps)
     ce = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=eps, reduction=None)
     kl = KLDivergence(from_logits=True, reduction=None)
-    ce_values = np.asarray(ce(lab.one_hot(labels), logits))
-    kl_values = np.asarray(kl(target, logits))
+    ce_values = ops.convert_to_numpy(ce(lab.one_hot(labels), logits))
+    kl_values = ops.convert_to_numpy(kl(target, logits))
     np.testing.assert_allclose(ce_values - kl_values, entropy(target), rtol=1e-5)
     g_ce = lab.gradient(lambda z: ops.sum(ce(lab.one_hot(labels), z)), logits)
     g_kl = lab.gradient(lambda z: ops.sum(kl(target, z)), logits)
@@ -80,7 +80,7 @@ def test_classic_cnn_is_the_published_recipe() -> None:
     # 896 + 18,496 + (6 * 6 * 64 + 1) * 256 + 257 * 10 trainable parameters.
     assert model.count_params() == 896 + 18_496 + 590_080 + 2_570
     x = rng.uniform(size=(3, 32, 32, 3)).astype(np.float32)
-    np.testing.assert_allclose(np.asarray(model(x)).sum(-1), 1, rtol=1e-5)
+    np.testing.assert_allclose(ops.convert_to_numpy(model(x)).sum(-1), 1, rtol=1e-5)
     logits_model = lab.classic_cnn(logits=True)
     assert logits_model.layers[-1].activation.__name__ == "linear"
 
@@ -109,7 +109,7 @@ def crops_of(image: np.ndarray, pad: int) -> list[np.ndarray]:
 
 def test_random_crop_flip_returns_a_flipped_or_plain_crop_of_each_image() -> None:
     x = rng.normal(size=(16, 8, 7, 3)).astype(np.float32)
-    out = np.asarray(lab.RandomCropFlip(2, seed=3)(x, training=True))
+    out = ops.convert_to_numpy(lab.RandomCropFlip(2, seed=3)(x, training=True))
     assert out.shape == x.shape
     for image, result in zip(x, out):
         assert any(np.array_equal(result, c) for c in crops_of(image, 2))
@@ -123,7 +123,7 @@ def test_random_crop_flip_returns_a_flipped_or_plain_crop_of_each_image() -> Non
 
 def test_random_crop_flip_is_the_identity_at_inference() -> None:
     x = rng.normal(size=(2, 8, 8, 3)).astype(np.float32)
-    np.testing.assert_array_equal(np.asarray(lab.RandomCropFlip(4)(x, training=False)), x)
+    np.testing.assert_array_equal(ops.convert_to_numpy(lab.RandomCropFlip(4)(x, training=False)), x)
 
 
 def test_random_crop_flip_refuses_bad_padding() -> None:
@@ -157,7 +157,7 @@ def distillation_case(n: int = 5):
 def test_distillation_loss_is_two_kl_divergences(t, alpha) -> None:
     y, teacher, student = distillation_case()
     loss = lab.DistillationLoss(temperature=t, alpha=alpha, reduction=None)
-    value = np.asarray(loss(np.concatenate([y, teacher], 1), student))
+    value = ops.convert_to_numpy(loss(np.concatenate([y, teacher], 1), student))
     soft = kl_divergence(lab.softmax(teacher, t), lab.softmax(student, t))
     hard = kl_divergence(y, lab.softmax(student))
     np.testing.assert_allclose(value, alpha * t**2 * soft + (1 - alpha) * hard, rtol=2e-4, atol=1e-6)
