@@ -9,7 +9,9 @@ Plain NumPy functions, each documented with its definition and conventions:
 * :func:`monte_carlo_kl` and :func:`kl_estimator_terms`, sample estimates (k1, k2, k3).
 
 ``kldiv.KLDivergenceLoss`` (the same as :class:`kldiv.losses.KLDivergence`) is an exact Keras 3
-loss; Keras is imported only when it is first used.
+loss; Keras is imported only when it is first used. The CIFAR-10 lab's pieces are submodules that
+``import kldiv`` does not load: :mod:`kldiv.cifar10` (data, online or from an offline image folder)
+and :mod:`kldiv.lab` (Keras models, targets, the distillation loss, measurements).
 """
 
 from __future__ import annotations
