@@ -58,3 +58,38 @@ def test_no_cell_is_excused_from_running(path: Path) -> None:
     for i, cell in enumerate(code_cells(path), start=1):
         assert "nbval-skip" not in cell.metadata.get("tags", []), f"cell {i} is skipped"
         assert "NBVAL_SKIP" not in cell.source, f"cell {i} is skipped"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_figures_are_2x_pngs(path: Path) -> None:
+    # kldiv.notebook.figure_style() selects the inline backend's "retina" format: the PNG has twice
+    # the pixels and its output metadata the size to show it at, so figures stay sharp on phones and
+    # projectors. A 1x PNG has no width/height metadata (or one equal to its pixel size).
+    import base64
+    import struct
+
+    for i, cell in enumerate(code_cells(path), start=1):
+        for output in cell.outputs:
+            if "image/png" not in output.get("data", {}):
+                continue
+            png = base64.b64decode(output.data["image/png"])
+            width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR chunk
+            shown = output.get("metadata", {}).get("image/png", {})
+            assert (shown.get("width"), shown.get("height")) == (width // 2, height // 2), (
+                f"{path.name} cell {i}: a {width}x{height} PNG shown at "
+                f"{shown.get('width')}x{shown.get('height')}, not 2x: call "
+                f"kldiv.notebook.figure_style() in the imports cell and re-run the chapter"
+            )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_88_characters(path: Path) -> None:
+    # The website's code blocks show about 88 characters at laptop widths; longer lines scroll
+    # sideways. 88 is black's default line length.
+    long = [
+        f"{path.name} cell {i} line {n} ({len(line)} chars): {line.strip()[:60]}"
+        for i, cell in enumerate(code_cells(path), start=1)
+        for n, line in enumerate(cell.source.splitlines(), start=1)
+        if len(line) > 88
+    ]
+    assert not long, "\n".join(long)

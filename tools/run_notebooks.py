@@ -96,7 +96,9 @@ def run_record(seconds: float) -> dict:
 
 def chapter_paths() -> list[Path]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [entry["file"] for entry in toc.get("chapters", [])]
+    # Chapters sit at the top level or, with `parts:` (captioned groups), one level down.
+    entries = [*toc.get("chapters", []), *(c for part in toc.get("parts", []) for c in part.get("chapters", []))]
+    files = [entry["file"] for entry in entries]
     return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
 
 
