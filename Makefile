@@ -18,6 +18,17 @@ export KLDIV_CIFAR10
 KLDIV_CHROMIUM ?= /usr/bin/chromium
 export KLDIV_CHROMIUM
 
+# axe-core, the accessibility checker the website tests run in every page (WCAG 2.1 A/AA), from the
+# npm registry at an exact version, checked against the registry's sha512 before it is unpacked into
+# .axe/ (git-ignored). To upgrade: `npm view axe-core@X dist.integrity`, then edit both lines.
+AXE_VERSION   := 4.14.1
+AXE_INTEGRITY := sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==
+KLDIV_AXE     ?= $(abspath .axe/axe-core-$(AXE_VERSION)/axe.min.js)
+export KLDIV_AXE
+
+# poppler-utils' pdftoppm and pdftotext: tests/test_pdf.py renders the printed book page by page.
+PDFTOPPM ?= /usr/bin/pdftoppm
+
 .PHONY: book test notebooks benchmark benchmark-gpu clean
 
 $(STAMP): requirements.txt pyproject.toml
@@ -29,11 +40,36 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Warnings are errors (-W), references are checked (-n) and every problem is reported before the
 # build fails (--keep-going): a broken cross-reference must fail the build, not scroll past.
-book: $(STAMP)
+# The website's download menu offers the whole book as one PDF, printed from the built site by
+# Chromium (tools/build_pdf.py: title page, contents, page numbers, bookmarks, no solutions).
+book: $(STAMP) $(KLDIV_CHROMIUM)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(BIN)/python tools/build_pdf.py --site _build/html --output _build/html/kl-divergence-course.pdf
 
-test: $(STAMP) $(KLDIV_CHROMIUM)
+test: $(STAMP) $(KLDIV_CHROMIUM) $(KLDIV_AXE) $(PDFTOPPM)
 	$(BIN)/python -m pytest
+
+$(PDFTOPPM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
+	else \
+	  echo "The PDF tests need pdftoppm at $@: install it (Debian/Ubuntu: sudo apt-get install poppler-utils)"; \
+	  echo "or point PDFTOPPM at it."; exit 1; \
+	fi
+
+$(KLDIV_AXE):
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; } || \
+	  { echo "The website tests need axe-core from the npm registry: install npm"\
+	  "(Debian: apt-get install npm), or point KLDIV_AXE at axe.min.js $(AXE_VERSION)."; exit 1; }
+	rm -rf .axe/download && mkdir -p .axe/download
+	cd .axe/download && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null
+	@got="sha512-$$(openssl dgst -sha512 -binary .axe/download/axe-core-$(AXE_VERSION).tgz | base64 -w0)"; \
+	if [ "$$got" != "$(AXE_INTEGRITY)" ]; then \
+	  echo "axe-core-$(AXE_VERSION).tgz: integrity $$got, expected $(AXE_INTEGRITY)"; exit 1; fi
+	mkdir -p $(dir $@)
+	tar -xzf .axe/download/axe-core-$(AXE_VERSION).tgz -C $(dir $@) --strip-components=1 package/axe.min.js package/LICENSE
+	rm -rf .axe/download
 
 $(KLDIV_CHROMIUM):
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -17,10 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def toc_files() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for entry in toc.get("chapters", []):
-        files.append(entry["file"])
-    return files
+    # Chapters sit at the top level or, with `parts:` (captioned groups), one level down.
+    entries = [*toc.get("chapters", []), *(c for part in toc.get("parts", []) for c in part.get("chapters", []))]
+    return [toc["root"], *(entry["file"] for entry in entries)]
+
+
+def test_the_toc_lists_every_chapter_file() -> None:
+    on_disk = {f"chapters/{p.stem}" for p in (ROOT / "chapters").glob("*") if p.suffix in {".md", ".ipynb"}}
+    assert on_disk == set(toc_files()), "every chapter page is in _toc.yml, and nothing else"
 
 
 def test_book_builds_without_warnings(built_site: Path) -> None:
