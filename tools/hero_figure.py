@@ -88,14 +88,13 @@ def fit(direction: str) -> Fit:
 
 def render() -> bytes:
     """The figure as SVG bytes, byte-for-byte reproducible for given library versions."""
-    import matplotlib
-
-    matplotlib.use("svg")
     import matplotlib.pyplot as plt
 
     forward, reverse = fit("forward"), fit("reverse")
     x = np.linspace(-6.0, 6.0, 601)
-    with plt.rc_context({
+    # Matplotlib's defaults first: the same process may have changed rcParams (the chapters'
+    # kldiv.notebook.figure_style does), and the file must not depend on that.
+    with plt.style.context("default"), plt.rc_context({
         "svg.hashsalt": "kldiv-hero",  # fixed element ids, so the file is reproducible
         "svg.fonttype": "none",        # text stays text: small, crisp and searchable
         "font.size": 12,
