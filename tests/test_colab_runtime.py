@@ -204,6 +204,32 @@ def cell_failure(nb: nbformat.NotebookNode, chapter: Path, error: Exception) -> 
             f"{cell.source}\n--- traceback (end) ---\n{traceback[-3000:]}")
 
 
+def pip_freeze(python: Path) -> set[str]:
+    out = run([str(python), "-m", "pip", "list", "--format=json"], timeout=120, env=pip_env()).stdout
+    return {f"{re.sub(r'[-_.]+', '-', p['name']).lower()}=={p['version']}" for p in json.loads(out)}
+
+
+def test_the_setup_cell_adds_kldiv_and_changes_nothing_colab_has(
+        colab_python: Path, kldiv_wheel: Path) -> None:
+    """The setup cell installs with --no-deps: in Colab's environment it must add kldiv and leave
+    every package Colab ships as it was, in seconds."""
+    import kldiv
+
+    run([str(colab_python), "-m", "pip", "uninstall", "--quiet", "--yes", "kldiv"], timeout=120,
+        env=pip_env())
+    before = pip_freeze(colab_python)
+    cell = next(c for c in nbformat.read(CHAPTERS[0], as_version=4).cells if c.cell_type == "code")
+    runner = "import google.colab, sys; exec(compile(sys.stdin.read(), '<setup cell>', 'exec'))"
+    start = time.perf_counter()
+    run([str(colab_python), "-c", runner], timeout=600, input=cell.source, cwd="/",
+        env={**pip_env(), "KLDIV_SOURCE": str(kldiv_wheel)})
+    seconds = time.perf_counter() - start
+    after = pip_freeze(colab_python)
+    assert after - before == {f"kldiv=={kldiv.__version__}"}
+    assert before - after == set(), "the setup cell changed a package Colab already has"
+    assert seconds < 120, f"the setup cell took {seconds:.0f} s"
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_runs_top_to_bottom_on_colabs_versions(
         chapter: Path, colab_python: Path, colab_kernel: Path, kldiv_wheel: Path, lab_data: str,
