@@ -1,0 +1,114 @@
+// Typeset the built website's math at build time (issue 10, item 5: page weight and speed).
+//
+//   node tools/prerender_math.mjs MATHJAX_DIR SITE_DIR CSS_PATH FONT_URL PAGE.html...
+//
+// MATHJAX_DIR is the unpacked npm package mathjax-full@3.2.2 (`make .mathjax`), the same MathJax
+// the pages used to load; SITE_DIR the built site; CSS_PATH where the one shared CHTML stylesheet is
+// written; FONT_URL the woff fonts' folder relative to that stylesheet. Each page is parsed with
+// MathJax's liteAdaptor and typeset as MathJax did in the browser: TeX input with the delimiters
+// Sphinx writes (\( \) inline, \[ \] and $$ display), only inside elements whose class matches
+// processHtmlClass as the page's window.MathJax sets it (Sphinx's span.math/div.math and notebook
+// output areas; the chapters' sections are mathjax_ignore), CHTML output, and the assistive MathML that screen readers read. The page
+// then links the shared stylesheet instead of loading MathJax: the loader script and its
+// window.MathJax configuration are removed. Any math MathJax cannot typeset (an undefined macro,
+// a TeX error) fails with the page, the TeX and MathJax's message.
+import {createRequire} from 'node:module';
+import {readFileSync, writeFileSync, mkdirSync} from 'node:fs';
+import {dirname, relative, resolve} from 'node:path';
+
+const [mathjaxDir, siteDir, cssPath, fontURL, ...pages] = process.argv.slice(2);
+if (!pages.length) {
+  console.error('usage: node prerender_math.mjs MATHJAX_DIR SITE_DIR CSS_PATH FONT_URL PAGE.html...');
+  process.exit(2);
+}
+const require = createRequire(resolve(mathjaxDir, 'package.json'));
+const load = (p) => require(resolve(mathjaxDir, 'js', p));
+
+const {mathjax} = load('mathjax.js');
+const {TeX} = load('input/tex.js');
+const {CHTML} = load('output/chtml.js');
+const {liteAdaptor} = load('adaptors/liteAdaptor.js');
+const {RegisterHTMLHandler} = load('handlers/html.js');
+const {AssistiveMmlHandler} = load('a11y/assistive-mml.js');
+// The TeX packages of the tex-chtml.js component the site loaded, less the three that act only at
+// run time in a browser: require and autoload (which fetch extensions from the server while
+// typesetting) and noundefined (which shows an undefined macro in red instead of failing: here it
+// is an error that fails the build). The course's TeX used no autoloaded extension.
+const PACKAGES = {base: 'Base', ams: 'Ams', newcommand: 'Newcommand', configmacros: 'ConfigMacros'};
+for (const [name, file] of Object.entries(PACKAGES)) load(`input/tex/${name}/${file}Configuration.js`);
+
+// The document options come from each page's window.MathJax (below); MathJax's defaults for the
+// rest: the delimiters above, ignoreHtmlClass "mathjax_ignore", no automatic equation numbers
+// (Sphinx writes "(7.1)" itself).
+
+const adaptor = liteAdaptor();
+AssistiveMmlHandler(RegisterHTMLHandler(adaptor));
+const tex = new TeX({packages: Object.keys(PACKAGES)});
+// One output jax for every page, so that its stylesheet (adaptiveCSS: only the characters and
+// constructs used) ends up covering all pages and is written once.
+const chtml = new CHTML({fontURL});
+
+// What MathJax writes on every container at the scale it computes for the lite adaptor's metrics
+// (16 px em, 0.5 ex: 113.1%, as in a browser with the theme's fonts) and for the assistive MathML.
+const CONTAINER_STYLE = 'font-size: 113.1%; position: relative;';
+const CONTAINER_CSS = 'mjx-container[jax="CHTML"]{font-size:113.1%;position:relative}';
+
+const problems = [];
+let count = 0, typeset = 0;
+for (const page of pages) {
+  const text = readFileSync(page, 'utf8');
+  // The configuration Sphinx wrote into the page (mathjax3_config; myst-parser's processHtmlClass).
+  // A page without it loaded no MathJax and is left alone.
+  const config = text.match(/<script>\s*window\.MathJax\s*=\s*(\{.*?\})\s*<\/script>/s);
+  if (!config) continue;
+  const {options = {}, loader, ...rest} = JSON.parse(config[1]);
+  if (Object.keys(rest).length) {
+    problems.push(`${relative(siteDir, page)}: MathJax settings ${Object.keys(rest)} are not applied at build ` +
+      'time: add them to tools/prerender_math.mjs');
+    continue;
+  }
+  const html = mathjax.document(text, {InputJax: tex, OutputJax: chtml, ...options});
+  html.render();
+  for (const math of html.math) {
+    count++;
+    // Markup every equation would repeat (chapter 7 has 485): the container's scale and position
+    // move into the shared stylesheet (CONTAINER_CSS), the MathML namespace is implied in HTML, and
+    // unselectable="on" was for Internet Explorer (CSS user-select does it).
+    const root = math.typesetRoot;
+    if (adaptor.getAttribute(root, 'style') === CONTAINER_STYLE) adaptor.removeAttribute(root, 'style');
+    for (const mml of adaptor.tags(root, 'mjx-assistive-mml')) adaptor.removeAttribute(mml, 'unselectable');
+    for (const m of adaptor.tags(root, 'math')) adaptor.removeAttribute(m, 'xmlns');
+    const error = adaptor.tags(math.typesetRoot, 'mjx-merror')[0];
+    if (error) {
+      problems.push(`${relative(siteDir, page)}: ${JSON.stringify(math.math)}: ` +
+        (adaptor.getAttribute(error, 'data-mjx-error') || adaptor.textContent(error)));
+    }
+  }
+  const head = adaptor.head(html.document);
+  // The stylesheet MathJax added to the page's head: linked from the shared file instead.
+  for (const style of adaptor.tags(head, 'style')) {
+    if (adaptor.getAttribute(style, 'id') === 'MJX-CHTML-styles') adaptor.remove(style);
+  }
+  // The loader script and its window.MathJax configuration: the page no longer loads MathJax.
+  for (const script of adaptor.tags(adaptor.root(html.document), 'script')) {
+    const src = adaptor.getAttribute(script, 'src') || '';
+    if (/mathjax/i.test(src) || /^\s*window\.MathJax\s*=/.test(adaptor.textContent(script))) {
+      adaptor.remove(script);
+    }
+  }
+  adaptor.append(head, adaptor.node('link', {rel: 'stylesheet', href: relative(dirname(page), cssPath)}));
+  typeset++;
+  writeFileSync(page, adaptor.doctype(html.document) + '\n' + adaptor.outerHTML(adaptor.root(html.document)) + '\n');
+}
+mkdirSync(dirname(cssPath), {recursive: true});
+writeFileSync(cssPath, '/* MathJax 3.2.2 CHTML styles for the math of this site (Apache-2.0), written by ' +
+  'tools/prerender_math.mjs */\n' + adaptor.textContent(chtml.styleSheet(html0())) + '\n' + CONTAINER_CSS + '\n');
+console.log(`prerender_math: ${count} equations in ${typeset} of ${pages.length} pages`);
+if (problems.length) {
+  console.error(`prerender_math: ${problems.length} problem(s):\n  ` + problems.join('\n  '));
+  process.exit(1);
+}
+
+function html0() {
+  return mathjax.document('<html><head></head><body></body></html>', {InputJax: tex, OutputJax: chtml});
+}
