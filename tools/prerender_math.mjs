@@ -41,20 +41,26 @@ for (const [name, file] of Object.entries(PACKAGES)) load(`input/tex/${name}/${f
 // rest: the delimiters above, ignoreHtmlClass "mathjax_ignore", no automatic equation numbers
 // (Sphinx writes "(7.1)" itself).
 
+// The size of the math relative to the text. In a browser MathJax measured the ex-height of the
+// surrounding font (the theme's system-ui stack) and scaled every equation to 119.5% (Chromium,
+// checked with the site's MathJax before this script existed); the lite adaptor cannot measure, so
+// the same ratio is given: scale = EX_FACTOR / x-height of MathJax's TeX font (0.442).
+const EX_FACTOR = 0.528;
+// The style MathJax then writes on every container (that scale, and the position the assistive
+// MathML needs): moved into the shared stylesheet, 40 bytes an equation.
+let containerStyle = null;
+
 const adaptor = liteAdaptor();
 AssistiveMmlHandler(RegisterHTMLHandler(adaptor));
 const tex = new TeX({packages: Object.keys(PACKAGES)});
 // One output jax for every page, so that its stylesheet (adaptiveCSS: only the characters and
 // constructs used) ends up covering all pages and is written once.
-const chtml = new CHTML({fontURL});
+const chtml = new CHTML({fontURL, exFactor: EX_FACTOR});
 
-// What MathJax writes on every container at the scale it computes for the lite adaptor's metrics
-// (16 px em, 0.5 ex: 113.1%, as in a browser with the theme's fonts) and for the assistive MathML.
-const CONTAINER_STYLE = 'font-size: 113.1%; position: relative;';
-const CONTAINER_CSS = 'mjx-container[jax="CHTML"]{font-size:113.1%;position:relative}';
 
 const problems = [];
 let count = 0, typeset = 0;
+const done = [];  // [page, MathDocument]: written once the stylesheet is known
 for (const page of pages) {
   const text = readFileSync(page, 'utf8');
   // The configuration Sphinx wrote into the page (mathjax3_config; myst-parser's processHtmlClass).
@@ -72,10 +78,11 @@ for (const page of pages) {
   for (const math of html.math) {
     count++;
     // Markup every equation would repeat (chapter 7 has 485): the container's scale and position
-    // move into the shared stylesheet (CONTAINER_CSS), the MathML namespace is implied in HTML, and
+    // move into the shared stylesheet (containerStyle), the MathML namespace is implied in HTML, and
     // unselectable="on" was for Internet Explorer (CSS user-select does it).
     const root = math.typesetRoot;
-    if (adaptor.getAttribute(root, 'style') === CONTAINER_STYLE) adaptor.removeAttribute(root, 'style');
+    containerStyle ??= adaptor.getAttribute(root, 'style');
+    if (adaptor.getAttribute(root, 'style') === containerStyle) adaptor.removeAttribute(root, 'style');
     for (const mml of adaptor.tags(root, 'mjx-assistive-mml')) adaptor.removeAttribute(mml, 'unselectable');
     for (const m of adaptor.tags(root, 'math')) adaptor.removeAttribute(m, 'xmlns');
     const error = adaptor.tags(math.typesetRoot, 'mjx-merror')[0];
@@ -97,12 +104,39 @@ for (const page of pages) {
     }
   }
   adaptor.append(head, adaptor.node('link', {rel: 'stylesheet', href: relative(dirname(page), cssPath)}));
-  typeset++;
-  writeFileSync(page, adaptor.doctype(html.document) + '\n' + adaptor.outerHTML(adaptor.root(html.document)) + '\n');
+  done.push([page, html]);
 }
+typeset = done.length;
+
+// The stylesheet for every character and construct of every page (adaptiveCSS), written once.
+const css = adaptor.textContent(chtml.styleSheet(html0())) + '\n' +
+  (containerStyle ? `mjx-container[jax="CHTML"]{${containerStyle}}\n` : '');
 mkdirSync(dirname(cssPath), {recursive: true});
 writeFileSync(cssPath, '/* MathJax 3.2.2 CHTML styles for the math of this site (Apache-2.0), written by ' +
-  'tools/prerender_math.mjs */\n' + adaptor.textContent(chtml.styleSheet(html0())) + '\n' + CONTAINER_CSS + '\n');
+  'tools/prerender_math.mjs */\n' + css);
+
+// Class names inside the equations that no rule of that stylesheet names have no effect in CHTML
+// output (MathJax writes its variant classes, "mjx-n" on every operator and "mjx-i" on every
+// identifier, for fonts it does not use here): they go, 40 kB of chapter 7. The class of the
+// container itself ("MathJax") stays, for other stylesheets and scripts.
+const styled = new Set(css.match(/\.-?[A-Za-z_][\w-]*/g).map((c) => c.slice(1)));
+for (const [page, html] of done) {
+  for (const math of html.math) {
+    for (const node of descendants(math.typesetRoot)) {
+      const classes = adaptor.getAttribute(node, 'class');
+      if (classes === null || classes === undefined) continue;
+      const kept = classes.split(/\s+/).filter((c) => c && styled.has(c));
+      if (kept.length) adaptor.setAttribute(node, 'class', kept.join(' '));
+      else adaptor.removeAttribute(node, 'class');
+    }
+    // MathJax's TeX class (ORD, BIN...) repeated in the MathML for screen readers, who do not read it.
+    for (const node of descendants(math.typesetRoot)) {
+      if (adaptor.kind(node).startsWith('mjx-')) continue;
+      adaptor.removeAttribute(node, 'data-mjx-texclass');
+    }
+  }
+  writeFileSync(page, adaptor.doctype(html.document) + '\n' + adaptor.outerHTML(adaptor.root(html.document)) + '\n');
+}
 console.log(`prerender_math: ${count} equations in ${typeset} of ${pages.length} pages`);
 if (problems.length) {
   console.error(`prerender_math: ${problems.length} problem(s):\n  ` + problems.join('\n  '));
@@ -111,4 +145,13 @@ if (problems.length) {
 
 function html0() {
   return mathjax.document('<html><head></head><body></body></html>', {InputJax: tex, OutputJax: chtml});
+}
+
+// Every element below a container, not the container itself.
+function* descendants(node) {
+  for (const child of adaptor.childNodes(node)) {
+    if (adaptor.kind(child) === '#text' || adaptor.kind(child) === '#comment') continue;
+    yield child;
+    yield* descendants(child);
+  }
 }
