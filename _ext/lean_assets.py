@@ -18,7 +18,7 @@ classes and the ``--fa-font-*`` variables the theme's CSS uses. The icons look a
 Figures. The chapters store their matplotlib figures as 2x PNGs (kldiv.notebook.figure_style: sharp
 on phones and projectors) in 24-bit colour with alpha, 100-250 kB each, the heaviest part of a
 chapter page after the math. Sphinx copies them into ``_images``; this extension stores each there
-with a palette of at most 256 colours (Pillow's octree quantiser, alpha kept, no dithering), about
+with a palette of at most 256 colours (Pillow's octree quantiser, no dithering; opaque stays opaque), about
 a quarter of the bytes: line plots on a white background use a few hundred colours, mostly the
 anti-aliased edges, and look the same (compared side by side at full size). The notebooks keep the
 full-colour originals, and a figure whose palette version is not smaller is left alone.
@@ -200,6 +200,10 @@ def shrink_figures(outdir: Path) -> None:
             if image.mode == "P":
                 continue
             image = image.convert("RGBA")
+            # An opaque figure (the chapters save them so, for dark-mode notebooks) gets an opaque
+            # palette: quantising RGBA would add a transparency chunk although no pixel is transparent.
+            if image.getchannel("A").getextrema()[0] == 255:
+                image = image.convert("RGB")
             palette = image.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
         smaller = png.with_suffix(".palette.png")
         palette.save(smaller, optimize=True)
