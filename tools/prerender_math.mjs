@@ -91,6 +91,16 @@ for (const page of pages) {
         (adaptor.getAttribute(error, 'data-mjx-error') || adaptor.textContent(error)));
     }
   }
+  // Every math element Sphinx wrote must now hold an equation: TeX that MathJax did not find
+  // (unbalanced braces, a missing delimiter) would show as raw TeX.
+  for (const kind of ['span', 'div']) {
+    for (const node of adaptor.tags(adaptor.body(html.document), kind)) {
+      if (!(adaptor.getAttribute(node, 'class') || '').split(/\s+/).includes('math')) continue;
+      if (!adaptor.tags(node, 'mjx-container').length) {
+        problems.push(`${relative(siteDir, page)}: not typeset: ${JSON.stringify(adaptor.textContent(node).trim())}`);
+      }
+    }
+  }
   const head = adaptor.head(html.document);
   // The stylesheet MathJax added to the page's head: linked from the shared file instead.
   for (const style of adaptor.tags(head, 'style')) {
