@@ -26,6 +26,15 @@ AXE_INTEGRITY := sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2
 KLDIV_AXE     ?= $(abspath .axe/axe-core-$(AXE_VERSION)/axe.min.js)
 export KLDIV_AXE
 
+# MathJax, which typesets the website's math at build time (tools/prerender_math.mjs, run by
+# _ext/prerender_math.py at the end of every `jupyter-book build`): the npm package mathjax-full at
+# an exact version, the same MathJax the pages loaded before, checked against the registry's sha512
+# and unpacked into .mathjax/ (git-ignored). Node.js runs it (Debian: apt-get install nodejs npm).
+MATHJAX_VERSION   := 3.2.2
+MATHJAX_INTEGRITY := sha512-+LfG9Fik+OuI8SLwsiR02IVdjcnRCy5MufYLi0C3TdMT56L/pjB0alMVGgoWJF8pN9Rc7FESycZB9BMNWIid5w==
+KLDIV_MATHJAX     ?= $(abspath .mathjax/mathjax-full-$(MATHJAX_VERSION))
+export KLDIV_MATHJAX
+
 # poppler-utils' pdftoppm and pdftotext: tests/test_pdf.py renders the printed book page by page.
 PDFTOPPM ?= /usr/bin/pdftoppm
 
@@ -42,11 +51,11 @@ $(STAMP): requirements.txt pyproject.toml
 # build fails (--keep-going): a broken cross-reference must fail the build, not scroll past.
 # The website's download menu offers the whole book as one PDF, printed from the built site by
 # Chromium (tools/build_pdf.py: title page, contents, page numbers, bookmarks, no solutions).
-book: $(STAMP) $(KLDIV_CHROMIUM)
+book: $(STAMP) $(KLDIV_CHROMIUM) $(KLDIV_MATHJAX)/package.json
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	$(BIN)/python tools/build_pdf.py --site _build/html --output _build/html/kl-divergence-course.pdf
 
-test: $(STAMP) $(KLDIV_CHROMIUM) $(KLDIV_AXE) $(PDFTOPPM)
+test: $(STAMP) $(KLDIV_CHROMIUM) $(KLDIV_AXE) $(KLDIV_MATHJAX)/package.json $(PDFTOPPM)
 	$(BIN)/python -m pytest
 
 $(PDFTOPPM):
@@ -70,6 +79,24 @@ $(KLDIV_AXE):
 	mkdir -p $(dir $@)
 	tar -xzf .axe/download/axe-core-$(AXE_VERSION).tgz -C $(dir $@) --strip-components=1 package/axe.min.js package/LICENSE
 	rm -rf .axe/download
+
+# Only the CommonJS modules (js/), package.json and the licence: the 9 MB MathJax needs in Node.
+# Its npm dependencies are not installed: the modules this build loads (TeX with base, ams,
+# newcommand and configmacros; CHTML; the lite DOM adaptor; assistive MathML) require none of them.
+$(KLDIV_MATHJAX)/package.json:
+	@command -v node >/dev/null && command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; } || \
+	  { echo "The book build typesets its math with MathJax in Node.js: install node and npm"\
+	  "(Debian: apt-get install nodejs npm), or point KLDIV_MATHJAX at an unpacked mathjax-full@$(MATHJAX_VERSION)."; exit 1; }
+	rm -rf .mathjax/download && mkdir -p .mathjax/download
+	cd .mathjax/download && npm pack --silent mathjax-full@$(MATHJAX_VERSION) >/dev/null
+	@got="sha512-$$(openssl dgst -sha512 -binary .mathjax/download/mathjax-full-$(MATHJAX_VERSION).tgz | base64 -w0)"; \
+	if [ "$$got" != "$(MATHJAX_INTEGRITY)" ]; then \
+	  echo "mathjax-full-$(MATHJAX_VERSION).tgz: integrity $$got, expected $(MATHJAX_INTEGRITY)"; exit 1; fi
+	rm -rf $(KLDIV_MATHJAX) && mkdir -p $(KLDIV_MATHJAX)
+	tar -xzf .mathjax/download/mathjax-full-$(MATHJAX_VERSION).tgz -C $(KLDIV_MATHJAX) --strip-components=1 \
+	  package/js package/LICENSE package/package.json
+	rm -rf .mathjax/download
 
 $(KLDIV_CHROMIUM):
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

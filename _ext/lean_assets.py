@@ -1,21 +1,11 @@
 """Ship only the MathJax and icon-font parts the site uses (issue 10, item 5: weight).
 
 MathJax. ``sphinx-mathjax-offline`` copied the whole MathJax 3.2.2 distribution (24 MB: SVG output,
-speech rules, every combined component) into ``_static/mathjax`` although the pages used only
-``tex-chtml.js`` (1.16 MB) and its CHTML web fonts. This extension copies from the same pip-installed
-package only the components the pages load, and has MathJax's loader load them one by one:
-``startup.js`` (the loader), ``core.js``, ``input/tex.js`` (TeX with the same packages as
-``tex-chtml.js``: ams, newcommand, noundefined, require, autoload, configmacros), ``output/chtml.js``
-with its font data ``output/chtml/fonts/tex.js``, and ``a11y/assistive-mml.js`` (the hidden MathML
-that screen readers read), 761 kB in all, plus the 23 woff fonts (392 kB; a page fetches only those
-its TeX needs). Left out is the right-click menu (``ui/menu.js``, 426 kB inside ``tex-chtml.js``):
-it offered "Show Math As" and renderer settings, and its accessibility options would have needed
-the 4 MB speech engine, which was never served; without it the 485 equations of chapter 7 are no
-longer 485 tab stops. Which files MathJax fetches was checked in the browser (tests/test_website.py
-records every request, a missing file is an HTTP error there, and ``test_equations_are_typeset``
-fails on any ``mjx-merror``); the course's TeX autoloads no extension. A macro that needs one
-(``\\cancel``, ``\\color``...) makes MathJax fetch ``input/tex/extensions/<name>.js``: add it to
-``MATHJAX_FILES``.
+speech rules, every combined component) into ``_static/mathjax``. The pages no longer load any of
+its JavaScript: ``_ext/prerender_math.py`` typesets their math at build time (CHTML). This extension
+keeps from the same pip-installed package only what the typeset pages still load: the 23 CHTML woff
+fonts (392 kB; a page fetches only those its math needs), which the shared stylesheet
+``_static/mathjax/mathjax-chtml.css`` (written by prerender_math) points at.
 
 Icons. pydata-sphinx-theme loads FontAwesome 6.5.2 twice over: ``all.min.js`` (1.5 MB, which swaps
 every ``<i class="fa-...">`` for an inline SVG) and ``all.min.css`` with three web fonts (300 kB), for
@@ -24,6 +14,14 @@ After the build this extension drops the script, the stylesheet and the font pre
 page, deletes ``_static/vendor/fontawesome``, and writes instead a subset of the same fonts (only
 the glyphs the pages and the theme CSS name, a few kB) with a small stylesheet that defines the
 classes and the ``--fa-font-*`` variables the theme's CSS uses. The icons look as before.
+
+Figures. The chapters store their matplotlib figures as 2x PNGs (kldiv.notebook.figure_style: sharp
+on phones and projectors) in 24-bit colour with alpha, 100-250 kB each, the heaviest part of a
+chapter page after the math. Sphinx copies them into ``_images``; this extension stores each there
+with a palette of at most 256 colours (Pillow's octree quantiser, no dithering; opaque stays opaque), about
+a quarter of the bytes: line plots on a white background use a few hundred colours, mostly the
+anti-aliased edges, and look the same (compared side by side at full size). The notebooks keep the
+full-colour originals, and a figure whose palette version is not smaller is left alone.
 
 Also left out of the built site: the theme's source maps (``*.map``, 1.3 MB, read only by a
 developer's browser tools; the ``sourceMappingURL`` comment that names each goes too, so the tools
@@ -40,11 +38,6 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 
-MATHJAX_LOADER = "startup.js"
-# What the loader loads (window.MathJax.loader.load), and every file that makes it fetch.
-MATHJAX_LOAD = ["input/tex", "output/chtml", "a11y/assistive-mml"]
-MATHJAX_FILES = [MATHJAX_LOADER, "core.js", "input/tex.js", "output/chtml.js",
-                 "output/chtml/fonts/tex.js", "a11y/assistive-mml.js"]
 MATHJAX_FONTS = "output/chtml/fonts/woff-v2"
 
 FA_VERSION = "6.5.2"
@@ -68,9 +61,8 @@ def mathjax_source() -> Path:
         raise RuntimeError("lean_assets needs the MathJax copy of the pip package sphinx-mathjax-offline "
                            "(pinned in requirements.txt): pip install -r requirements.txt") from None
     folder = Path(str(dist.locate_file("sphinx-mathjax-offline/static/mathjax")))
-    missing = [f for f in MATHJAX_FILES if not (folder / f).is_file()]
-    if missing:
-        raise RuntimeError(f"no {missing} in {folder}: reinstall sphinx-mathjax-offline")
+    if not any((folder / MATHJAX_FONTS).glob("*.woff")):
+        raise RuntimeError(f"no fonts in {folder / MATHJAX_FONTS}: reinstall sphinx-mathjax-offline")
     return folder
 
 
@@ -89,9 +81,6 @@ def copy_mathjax(outdir: Path) -> None:
     src, dst = mathjax_source(), outdir / "_static" / "mathjax"
     if dst.exists():
         shutil.rmtree(dst)
-    for rel in MATHJAX_FILES:
-        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src / rel, dst / rel)
     shutil.copytree(src / MATHJAX_FONTS, dst / MATHJAX_FONTS)
 
 
@@ -203,6 +192,27 @@ def drop_build_only_files(outdir: Path) -> None:
                 code.write_text(kept, encoding="utf-8")
 
 
+def shrink_figures(outdir: Path) -> None:
+    from PIL import Image
+
+    for png in sorted((outdir / "_images").glob("*.png")):
+        with Image.open(png) as image:
+            if image.mode == "P":
+                continue
+            image = image.convert("RGBA")
+            # An opaque figure (the chapters save them so, for dark-mode notebooks) gets an opaque
+            # palette: quantising RGBA would add a transparency chunk although no pixel is transparent.
+            if image.getchannel("A").getextrema()[0] == 255:
+                image = image.convert("RGB")
+            palette = image.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        smaller = png.with_suffix(".palette.png")
+        palette.save(smaller, optimize=True)
+        if smaller.stat().st_size < png.stat().st_size:
+            smaller.replace(png)
+        else:
+            smaller.unlink()
+
+
 def _pages(outdir: Path) -> list[Path]:
     return [p for p in sorted(outdir.rglob("*.html"))
             if not p.relative_to(outdir).as_posix().startswith(("_static/", "_sources/"))]
@@ -226,18 +236,10 @@ def _finish(app, exc) -> None:  # noqa: ANN001 - Sphinx's (app, exception)
     if (outdir / "_static" / "vendor").is_dir() and not any((outdir / "_static" / "vendor").iterdir()):
         (outdir / "_static" / "vendor").rmdir()
     drop_build_only_files(outdir)
-
-
-def _configure_mathjax(app, config) -> None:  # noqa: ANN001
-    config.mathjax_path = f"mathjax/{MATHJAX_LOADER}"
-    # Sphinx writes mathjax3_config into the page as window.MathJax (myst-parser adds its options).
-    settings = dict(config.mathjax3_config or {})
-    settings["loader"] = {**settings.get("loader", {}), "load": MATHJAX_LOAD}
-    config.mathjax3_config = settings
+    shrink_figures(outdir)
 
 
 def setup(app):  # noqa: ANN001, ANN201 - the Sphinx extension entry point
-    app.connect("config-inited", _configure_mathjax)
     # After the other extensions' build-finished handlers (priority 500), e.g. accessible_html.
     app.connect("build-finished", _finish, priority=800)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -2,7 +2,7 @@
  *
  * Sphinx 7.4's searchtools.js takes the snippet from the text of the page's whole [role="main"]
  * element, which in this theme holds the in-page contents list, the download menu (".pdf") and
- * MathJax's TeX source (\(q\)), and shows 240 characters around the first hit of the last search
+ * the typeset math (markup and assistive MathML), and shows 240 characters around the first hit of the last search
  * word. Here the snippet comes from the article alone, with math turned into readable text and
  * hidden cells, buttons and navigation left out, and it is the sentence that contains the most
  * search words (the whole query as a phrase first), so a search for "reverse KL" shows a sentence
@@ -48,9 +48,12 @@
       ".cell_input", ".tag_remove-cell", "button", ".dropdown", ".d-print-none", ".admonition.dropdown",
       "div.math", ".eqno"]; // display equations are not sentences
     root.querySelectorAll(drop.join(",")).forEach((el) => el.remove());
-    // MathJax has not run on a fetched page: inline math is TeX in span.math.
+    // Inline math: typeset at build time, its text is the assistive MathML's (what a screen reader
+    // reads: "μj(x)"); the TeX (\(q\)) if a page was not typeset.
     root.querySelectorAll(".math").forEach((el) => {
-      el.replaceWith(doc.createTextNode(" " + texToText(el.textContent) + " "));
+      const mathml = el.querySelector("mjx-assistive-mml math");
+      const text = mathml ? mathml.textContent.replace(/\s+/g, " ").trim() : texToText(el.textContent);
+      el.replaceWith(doc.createTextNode(" " + text + " "));
     });
     // Line breaks in the source are spaces; block elements end sentences even without a full stop
     // (headings, list items, table cells), marked by a paragraph separator.

@@ -2,8 +2,8 @@
 // the hidden side fades out, so a reader sees there is more to scroll instead of a clipped line).
 //
 // .kl-overflows: the element scrolls horizontally; .kl-at-end: it is scrolled to its right end.
-// Equations are measured after MathJax has typeset them, and everything again when the window
-// is resized (a phone turned sideways, a projector's zoom).
+// Equations (typeset at build time, tools/prerender_math.mjs) are measured again once the fonts
+// have loaded, and everything again when the window is resized (a phone turned sideways, a projector's zoom).
 (() => {
   const SELECTOR = 'mjx-container[display="true"], div.highlight > pre';
 
@@ -32,12 +32,10 @@
 
   const start = () => {
     mark();
-    // MathJax (loaded with defer) typesets after DOMContentLoaded; its promise settles when done.
-    const whenTypeset = () => {
-      if (window.MathJax && MathJax.startup && MathJax.startup.promise) MathJax.startup.promise.then(mark);
-    };
-    if (window.MathJax && MathJax.startup) whenTypeset();
-    else window.addEventListener("load", whenTypeset);
+    // The equations arrive typeset (at build time), but their width depends on the math
+    // stylesheet and the web fonts: measure again once the page and its fonts have loaded.
+    window.addEventListener("load", mark);
+    if (document.fonts) document.fonts.ready.then(mark);
     let pending = null;
     window.addEventListener("resize", () => {
       cancelAnimationFrame(pending);

@@ -11,9 +11,10 @@ visit and checked by one test per property, so a failure names the page and the 
 
 - the page loads with no console error, no uncaught exception, no failed request, no HTTP error;
 - no request leaves localhost (also checked statically over every HTML and CSS file of the build);
-- equations are typeset by the bundled MathJax: rendered ``mjx-container`` elements on every page
-  whose source has math, no MathJax error, and no raw TeX (``$$``, ``\\(``, ``\\[``, macros) left
-  in the text outside code;
+- equations arrive typeset (MathJax ran at build time, tools/prerender_math.mjs): no page loads
+  MathJax, every math element Sphinx wrote holds a rendered ``mjx-container``, a page whose source
+  has math has some, no MathJax error, and no raw TeX (``$$``, ``\\(``, ``\\[``, macros) left in
+  the text outside code;
 - every ``<img>`` has loaded and has real alt text (not empty, not the file name);
 - the Colab, Binder, source, edit and download links of a chapter point at that chapter's file in
   the repository named by ``_config.yml`` (read from it, so a fork that edits it stays right);
@@ -64,14 +65,17 @@ AXE = Path(os.environ.get("KLDIV_AXE") or
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 # Weight (issue 10, item 5). The issue's targets: the site <= 12 MB, a chapter page <= 1.5 MB with
-# everything it loads, before compression. The site target holds. The page target does not yet:
-# MathJax's components alone are 0.76 MB plus 0.1 MB of fonts, the theme's CSS/JS ~0.45 MB, and
-# the 2x figures 0.2-0.5 MB a chapter, so the heaviest chapter (7) loads ~2.3 MB. The test asserts
-# PAGE_BUDGET_BYTES (the measured maximum plus headroom for the retina figures) so that weight cannot
-# creep back, and prints each page's margin to the issue's target.
+# everything it loads, before compression. Pages load no MathJax JavaScript (0.76 MB; the math is
+# typeset at build time, tools/prerender_math.mjs) and the figures are stored with a 256-colour
+# palette (_ext/lean_assets.py), so every page but one is within the target. Chapter 7 is not:
+# its 485 typeset equations are ~0.58 MB of CHTML markup and assistive MathML in an 0.82 MB page,
+# on top of the theme's CSS and JavaScript (0.63 MB on a page without math: bootstrap.css alone
+# is 209 kB), its three figures and the math fonts: 1.73 MB. It has its own budget, the measured
+# weight plus a little headroom, so that it cannot grow unnoticed; the test prints its margin to
+# the issue's target.
 SITE_TARGET_BYTES = 12_000_000
 PAGE_TARGET_BYTES = 1_500_000
-PAGE_BUDGET_BYTES = 2_600_000
+PAGE_BUDGET_BYTES = {"chapters/07_kl_in_deep_learning": 1_800_000}  # pages over the target, see above
 PAGE_BUDGET_REQUESTS = 60
 
 
@@ -165,7 +169,7 @@ def source_has_math(page: str) -> bool:
     return bool(SOURCE_MATH.search(text))
 
 
-# Raw TeX that MathJax should have consumed, in the page's text outside code.
+# Raw TeX that MathJax should have consumed at build time, in the page's text outside code.
 RAW_TEX = re.compile(
     r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\\end\{|\\[A-Za-z]{2,}|(?<![\w$])\$[^$\s][^$\n]{0,200}?\$"
 )
@@ -425,13 +429,15 @@ class Browsing:
         return figures
 
 
-# Runs in the page once it has loaded: waits for MathJax and the images, then collects the DOM facts.
+# Runs in the page once it has loaded: waits for the images and fonts, then collects the DOM facts.
 SETTLE_AND_COLLECT = r"""
 async () => {
   const out = {};
-  out.mathjaxScript = !!document.querySelector('script[src*="mathjax"]');
-  out.mathjaxLoaded = !!(window.MathJax && MathJax.startup && MathJax.startup.promise);
-  if (out.mathjaxLoaded) await MathJax.startup.promise;
+  // The math is typeset at build time: a page that still loads MathJax would typeset it twice.
+  out.mathjaxScripts = Array.from(document.querySelectorAll('script'))
+    .filter(s => /mathjax/i.test(s.getAttribute('src') || '') || /window\.MathJax\s*=/.test(s.textContent))
+    .map(s => s.getAttribute('src') || s.textContent.slice(0, 60));
+  out.mathjaxGlobal = typeof window.MathJax !== 'undefined';
   const imgs = Array.from(document.images);
   imgs.forEach(i => { i.loading = 'eager'; });
   await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => {
@@ -439,15 +445,13 @@ async () => {
   await document.fonts.ready;
 
   out.mjx = document.querySelectorAll('mjx-container').length;
-  out.mathErrors = [];  // the TeX that MathJax could not typeset, and why
-  if (out.mathjaxLoaded)
-    for (const m of MathJax.startup.document.math) {
-      const error = m.typesetRoot ? m.typesetRoot.querySelector('mjx-merror') : null;
-      if (!m.typesetRoot || error)
-        out.mathErrors.push(m.math + ' -> ' + (error ? error.textContent : 'not typeset'));
-    }
-  if (!out.mathErrors.length)
-    out.mathErrors = Array.from(document.querySelectorAll('mjx-merror')).map(e => e.textContent);
+  // Sphinx's math elements (span.math inline, div.math display): each must hold one equation.
+  const mathElements = Array.from(document.querySelectorAll('span.math, div.math'));
+  out.mathElements = mathElements.length;
+  out.untypeset = mathElements.filter(e => e.querySelectorAll('mjx-container').length !== 1)
+    .map(e => e.textContent.replace(/\s+/g, ' ').trim().slice(0, 80));
+  out.mathErrors = Array.from(document.querySelectorAll('mjx-merror'))  // and MathJax's message
+    .map(e => (e.getAttribute('data-mjx-error') || '') + ': ' + e.textContent);
 
   // Text outside code and rendered math, hidden parts (collapsed solutions) included.
   const skip = 'pre, code, kbd, samp, script, style, textarea, noscript, mjx-container, .highlight';
@@ -613,10 +617,13 @@ def test_no_request_leaves_localhost(browsing: Browsing, page: str, mode: str) -
 def test_equations_are_typeset(browsing: Browsing, page: str) -> None:
     v = browsing.visit(page)
     d = v.dom
+    assert not d["mathjaxScripts"] and not d["mathjaxGlobal"], \
+        f"{v.url} loads MathJax although its math is typeset at build time: {d['mathjaxScripts']}"
     if source_has_math(page):
-        assert d["mathjaxScript"], f"{page} has math in its source but the page loads no MathJax"
-        assert d["mathjaxLoaded"], f"{v.url}: MathJax did not load (see the failed requests test)"
         assert d["mjx"] > 0, f"{v.url}: no typeset equation (mjx-container) although the source has math"
+    assert not d["untypeset"], _problems(f"{v.url}: math elements without exactly one typeset equation",
+                                         d["untypeset"])
+    assert d["mjx"] >= d["mathElements"], f"{v.url}: {d['mjx']} equations for {d['mathElements']} math elements"
     assert not d["mathErrors"], _problems(f"{v.url}: MathJax could not typeset", d["mathErrors"])
     spans: list[list[int]] = []  # matches and 40 characters either side, overlapping ones merged
     for m in RAW_TEX.finditer(d["text"]):
@@ -876,9 +883,14 @@ def test_printed_book_size(built_site: Path) -> None:
 
 
 def test_only_the_used_mathjax_and_icon_files_are_shipped(built_site: Path) -> None:
-    """No whole MathJax distribution (24 MB) and no FontAwesome script or full fonts (1.8 MB)."""
-    mathjax = sum(f.stat().st_size for f in (built_site / "_static" / "mathjax").rglob("*") if f.is_file())
-    assert 0 < mathjax <= 1_300_000, f"_static/mathjax holds {mathjax / 1e6:.2f} MB; only the loaded components and fonts belong there"
+    """No MathJax JavaScript (the math is typeset at build time): its CHTML fonts and the shared
+    stylesheet only; no FontAwesome script or full fonts (1.8 MB)."""
+    shipped = [f for f in (built_site / "_static" / "mathjax").rglob("*") if f.is_file()]
+    scripts = sorted(str(f.relative_to(built_site)) for f in shipped if f.suffix != ".woff" and f.name != "mathjax-chtml.css")
+    assert not scripts, f"_static/mathjax holds more than the CHTML fonts and stylesheet: {scripts[:5]}"
+    assert (built_site / "_static" / "mathjax" / "mathjax-chtml.css").is_file(), "no shared math stylesheet"
+    mathjax = sum(f.stat().st_size for f in shipped)
+    assert 0 < mathjax <= 500_000, f"_static/mathjax holds {mathjax / 1e6:.2f} MB; only the fonts and the stylesheet belong there"
     fontawesome = sorted(str(f.relative_to(built_site)) for f in built_site.rglob("*") if "fontawesome" in f.name.lower()
                          or "fontawesome" in f.parent.as_posix().lower())
     assert not fontawesome, f"FontAwesome files still shipped: {fontawesome[:5]}"
@@ -892,12 +904,16 @@ def test_page_weight_is_within_budget(browsing: Browsing, page: str) -> None:
     resources = v.dom["resources"]
     total = sum(r["bytes"] for r in resources)
     heaviest = sorted(resources, key=lambda r: -r["bytes"])[:4]
+    budget = PAGE_BUDGET_BYTES.get(page, PAGE_TARGET_BYTES)
     print(f"\n{page}: {total / 1e6:.2f} MB in {len(resources)} requests (issue target "
           f"{PAGE_TARGET_BYTES / 1e6:.1f} MB: margin {(PAGE_TARGET_BYTES - total) / 1e6:+.2f} MB; budget "
-          f"{PAGE_BUDGET_BYTES / 1e6:.1f} MB: margin {(PAGE_BUDGET_BYTES - total) / 1e6:+.2f} MB); heaviest: "
+          f"{budget / 1e6:.2f} MB: margin {(budget - total) / 1e6:+.2f} MB); heaviest: "
           + ", ".join(f"{urlsplit(r['url']).path.rsplit('/', 1)[-1]} {r['bytes'] / 1e3:.0f} kB" for r in heaviest))
     assert all(r["bytes"] >= 0 for r in resources)
-    assert total <= PAGE_BUDGET_BYTES, f"{v.url} loads {total / 1e6:.2f} MB, over the {PAGE_BUDGET_BYTES / 1e6:.1f} MB budget"
+    assert total <= budget, f"{v.url} loads {total / 1e6:.2f} MB, over its {budget / 1e6:.2f} MB budget"
+    # An exception that is no longer needed goes, so the page is held to the target again.
+    assert page not in PAGE_BUDGET_BYTES or total > PAGE_TARGET_BYTES, \
+        f"{page} is within the {PAGE_TARGET_BYTES / 1e6:.1f} MB target now: remove it from PAGE_BUDGET_BYTES"
     assert len(resources) <= PAGE_BUDGET_REQUESTS, f"{v.url} makes {len(resources)} requests"
 
 
@@ -908,7 +924,7 @@ def _open_at(browsing: Browsing, page: str, viewport: dict, *, dark: bool = Fals
     context, tab = browsing.open(visit, dark=dark, viewport=viewport)
     tab.goto(visit.url, wait_until="load")
     tab.evaluate(SETTLE_AND_COLLECT)
-    tab.wait_for_timeout(200)  # scroll-cues.js marks overflow once MathJax has typeset
+    tab.wait_for_timeout(200)  # scroll-cues.js marks overflow again once the fonts have loaded
     return visit, context, tab
 
 

@@ -2,15 +2,16 @@
 
     python tools/build_pdf.py [--site _build/html] [--output _build/html/kl-divergence-course.pdf]
 
-The website is already the book's best rendering (MathJax equations, stored outputs, figures), so
+The website is already the book's best rendering (equations typeset by MathJax when the site was
+built, stored outputs, figures), so
 the PDF is that site printed by Debian's Chromium (driven by Playwright, never a downloaded browser):
 
 1. the built site is served on 127.0.0.1 and every page of ``_toc.yml`` is fetched, in order, into
    one document (ids are prefixed per page, so links between pages become links inside the PDF);
 2. solutions are removed (a printed exercise sheet should not answer itself; they stay on the
    website), a title page and a table of contents are put in front;
-3. MathJax typesets the document with the page laid out at the printed column's width, and each
-   display equation wider than the column is shrunk until it fits (MathJax 3 cannot break lines);
+3. with the page laid out at the printed column's width, each display equation wider than the
+   column is shrunk until it fits (MathJax 3 cannot break lines);
    code wraps by ``_static/print.css``;
 4. nothing may stick out of the column or be clipped: every element is measured in the DOM, and
    what does not fit is listed in the report (tests/test_pdf.py fails on it);
@@ -85,10 +86,13 @@ async ({pages, meta}) => {
   const indexOf = u => pageUrls.findIndex(p => p.pathname === u.pathname);
   const out = {pages: [], solutions_removed: 0};
   const parts = [];
+  let mathCss = null;
   for (const [i, page] of pages.entries()) {
     const resp = await fetch(pageUrls[i]);
     if (!resp.ok) throw new Error(`HTTP ${resp.status} for ${pageUrls[i]}`);
     const doc = new DOMParser().parseFromString(await resp.text(), 'text/html');
+    const css = doc.querySelector('link[href$="mathjax-chtml.css"]');
+    if (css) mathCss = new URL(css.getAttribute('href'), pageUrls[i]).href;
     const body = doc.querySelector('article.bd-article');
     if (!body) throw new Error('no article.bd-article in ' + pageUrls[i]);
     const solutions = body.querySelectorAll('.solution');
@@ -136,9 +140,16 @@ async ({pages, meta}) => {
   document.querySelectorAll('#jb-print-docs-body').forEach(e => e.remove());
   article.replaceChildren(title, toc, ...parts);
   document.body.classList.add('pdf-book');
-  await MathJax.startup.promise;
-  MathJax.typesetClear();
-  await MathJax.typesetPromise([article]);
+  // The math arrives typeset (tools/prerender_math.mjs at build time); its stylesheet must be on
+  // this page too, whichever page the book is assembled in.
+  if (mathCss && !document.querySelector('link[href$="mathjax-chtml.css"]')) {
+    const link = document.createElement('link');
+    link.rel = 'stylesheet';
+    link.href = mathCss;
+    const loaded = new Promise((ok, fail) => { link.onload = ok; link.onerror = () => fail(new Error('cannot load ' + mathCss)); });
+    document.head.append(link);
+    await loaded;
+  }
   await Promise.all([...article.querySelectorAll('img')].map(
     img => img.complete ? null : new Promise(r => { img.onload = img.onerror = r; })));
   await document.fonts.ready;
