@@ -67,36 +67,13 @@ $(PDFTOPPM):
 	fi
 
 $(KLDIV_AXE):
-	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; } || \
-	  { echo "The website tests need axe-core from the npm registry: install npm"\
-	  "(Debian: apt-get install npm), or point KLDIV_AXE at axe.min.js $(AXE_VERSION)."; exit 1; }
-	rm -rf .axe/download && mkdir -p .axe/download
-	cd .axe/download && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null
-	@got="sha512-$$(openssl dgst -sha512 -binary .axe/download/axe-core-$(AXE_VERSION).tgz | base64 -w0)"; \
-	if [ "$$got" != "$(AXE_INTEGRITY)" ]; then \
-	  echo "axe-core-$(AXE_VERSION).tgz: integrity $$got, expected $(AXE_INTEGRITY)"; exit 1; fi
-	mkdir -p $(dir $@)
-	tar -xzf .axe/download/axe-core-$(AXE_VERSION).tgz -C $(dir $@) --strip-components=1 package/axe.min.js package/LICENSE
-	rm -rf .axe/download
+	tools/fetch_npm.sh axe-core $(AXE_VERSION) $(AXE_INTEGRITY) $(dir $@) axe.min.js LICENSE
 
 # Only the CommonJS modules (js/), package.json and the licence: the 9 MB MathJax needs in Node.
 # Its npm dependencies are not installed: the modules this build loads (TeX with base, ams,
 # newcommand and configmacros; CHTML; the lite DOM adaptor; assistive MathML) require none of them.
 $(KLDIV_MATHJAX)/package.json:
-	@command -v node >/dev/null && command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; } || \
-	  { echo "The book build typesets its math with MathJax in Node.js: install node and npm"\
-	  "(Debian: apt-get install nodejs npm), or point KLDIV_MATHJAX at an unpacked mathjax-full@$(MATHJAX_VERSION)."; exit 1; }
-	rm -rf .mathjax/download && mkdir -p .mathjax/download
-	cd .mathjax/download && npm pack --silent mathjax-full@$(MATHJAX_VERSION) >/dev/null
-	@got="sha512-$$(openssl dgst -sha512 -binary .mathjax/download/mathjax-full-$(MATHJAX_VERSION).tgz | base64 -w0)"; \
-	if [ "$$got" != "$(MATHJAX_INTEGRITY)" ]; then \
-	  echo "mathjax-full-$(MATHJAX_VERSION).tgz: integrity $$got, expected $(MATHJAX_INTEGRITY)"; exit 1; fi
-	rm -rf $(KLDIV_MATHJAX) && mkdir -p $(KLDIV_MATHJAX)
-	tar -xzf .mathjax/download/mathjax-full-$(MATHJAX_VERSION).tgz -C $(KLDIV_MATHJAX) --strip-components=1 \
-	  package/js package/LICENSE package/package.json
-	rm -rf .mathjax/download
+	tools/fetch_npm.sh mathjax-full $(MATHJAX_VERSION) $(MATHJAX_INTEGRITY) $(KLDIV_MATHJAX) js LICENSE package.json
 
 $(KLDIV_CHROMIUM):
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
