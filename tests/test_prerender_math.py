@@ -7,16 +7,17 @@ shared stylesheet, and TeX that MathJax cannot typeset fails the step with the p
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "_ext"))
-import prerender_math  # noqa: E402 - the extension is not a package
+_spec = importlib.util.spec_from_file_location("prerender_math", ROOT / "_ext" / "prerender_math.py")
+prerender_math = importlib.util.module_from_spec(_spec)  # the extension is a file, not a package
+_spec.loader.exec_module(prerender_math)
 
 CONFIG = '<script>window.MathJax = {"options": {"processHtmlClass": "tex2jax_process|mathjax_process|math|output_area"}}</script>'
 LOADER = '<script defer="defer" src="../_static/mathjax/tex-chtml.js"></script>'
