@@ -28,6 +28,8 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 BOOK_ROOT = Path(__file__).resolve().parents[1]
+# The tools (tools/*.py) import each other as scripts do; tests import them the same way.
+sys.path.insert(0, str(BOOK_ROOT / "tools"))
 
 
 @pytest.fixture(scope="session")

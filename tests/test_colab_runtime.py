@@ -41,7 +41,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
+
+import book_toc  # tools/book_toc.py, importable through tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "tests" / "colab_runtime.txt"
@@ -55,22 +56,7 @@ CELL_TIMEOUT_S = 600
 FAKE_GOOGLE_COLAB = '"""Stand-in for Google Colab\'s google.colab (tests/test_colab_runtime.py)."""\n'
 
 
-def toc_chapters() -> list[Path]:
-    """The notebooks of _toc.yml, in the book's order (Markdown pages have nothing to run)."""
-    def files(node) -> list[str]:  # every `root:` and `file:`, through parts, chapters, sections
-        if isinstance(node, list):
-            return [name for item in node for name in files(item)]
-        if isinstance(node, dict):
-            own = [node[key] for key in ("root", "file") if key in node]
-            return own + [name for key, value in node.items() if key not in ("root", "file")
-                          for name in files(value)]
-        return []
-
-    entries = files(yaml.safe_load((ROOT / "_toc.yml").read_text()))
-    return [ROOT / f"{entry}.ipynb" for entry in entries if (ROOT / f"{entry}.ipynb").is_file()]
-
-
-CHAPTERS = toc_chapters()
+CHAPTERS = book_toc.notebooks()
 
 
 def pins(path: Path = REQUIREMENTS) -> dict[str, str]:

@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import nbformat
+import book_toc  # tools/book_toc.py, importable through tests/conftest.py
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,7 +21,7 @@ def load_tool():
 
 
 tool = load_tool()
-CHAPTERS = tool.chapter_paths()
+CHAPTERS = book_toc.notebooks()
 
 
 def test_every_notebook_chapter_in_the_toc_is_recorded() -> None:

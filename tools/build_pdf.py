@@ -31,7 +31,6 @@ import http.server
 import json
 import logging
 import os
-import posixpath
 import sys
 import tempfile
 import threading
@@ -40,6 +39,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
+
+import book_toc  # tools/book_toc.py
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SITE = ROOT / "_build" / "html"
@@ -233,26 +234,6 @@ MEASURE_JS = r"""
 """
 
 
-def toc_pages(root: Path = ROOT) -> list[str]:
-    """Every document of _toc.yml in reading order (root first), without extension."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    pages = [posixpath.splitext(toc["root"])[0]]
-
-    def walk(entries: list[dict] | None) -> None:
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(posixpath.splitext(entry["file"])[0])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-            for part in entry.get("parts", []) or []:
-                walk(part.get("chapters"))
-
-    walk(toc.get("chapters"))
-    for part in toc.get("parts", []) or []:
-        walk(part.get("chapters"))
-    return pages
-
-
 def book_metadata(root: Path = ROOT) -> dict[str, str]:
     config = yaml.safe_load((root / "_config.yml").read_text())
     return {
@@ -335,7 +316,7 @@ def build_pdf(site: Path, output: Path, *, chromium: str = CHROMIUM, root: Path 
         raise ValueError(f"chromium={chromium!r} does not exist (apt-get install chromium, or set KLDIV_CHROMIUM)")
     output = Path(output).resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
-    pages = toc_pages(root)
+    pages = book_toc.pages(root)
     missing = [p for p in pages if not (site / f"{p}.html").is_file()]
     if missing:
         raise ValueError(f"site={str(site)!r} lacks pages that _toc.yml lists: {missing}")

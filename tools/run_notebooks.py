@@ -24,8 +24,9 @@ from importlib import metadata
 from pathlib import Path
 
 import nbformat
-import yaml
 from nbclient import NotebookClient
+
+import book_toc  # tools/book_toc.py
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD_PAGE = ROOT / "chapters" / "run_record.md"
@@ -94,14 +95,6 @@ def run_record(seconds: float) -> dict:
     }
 
 
-def chapter_paths() -> list[Path]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    # Chapters sit at the top level or, with `parts:` (captioned groups), one level down.
-    entries = [*toc.get("chapters", []), *(c for part in toc.get("parts", []) for c in part.get("chapters", []))]
-    files = [entry["file"] for entry in entries]
-    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
-
-
 def record_page() -> str:
     """The run-record page, from the ``kldiv.run`` metadata of every notebook chapter."""
     lines = [
@@ -116,7 +109,7 @@ def record_page() -> str:
         "| chapter | produced on | device | software | settings | run time |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for path in chapter_paths():
+    for path in book_toc.notebooks():
         nb = nbformat.read(path, as_version=4)
         run = nb.metadata.get("kldiv", {}).get("run")
         title = next((line[2:].strip() for cell in nb.cells if cell.cell_type == "markdown"
