@@ -64,3 +64,35 @@ def test_lab_code_passes_its_tests_on_jax_without_tensorflow(tmp_path: Path) -> 
     tail = (result.stdout + result.stderr)[-4000:]
     assert result.returncode == 0, tail
     assert " passed" in tail and "failed" not in tail and "skipped" not in tail, tail
+
+
+# Issue 11: the losses' shape check and Keras' numbers on the JAX backend (checked under jax.jit,
+# where shapes are static and values are tracers: the error must come at trace time).
+LOSS_CHECK = r"""
+import jax, numpy as np, keras
+from kldiv.losses import CategoricalCrossentropy, KLDivergence
+assert keras.backend.backend() == "jax"
+y_true = np.array([[0.5, 0.8, 0.12], [0.7, 0.43, 0.8]])
+y_pred = np.array([[0.4, 0.9, 0.12], [0.36, 0.3, 0.4]], np.float32)
+assert round(float(KLDivergence()(y_true, y_pred)), 3) == 0.596
+assert abs(float(KLDivergence()(y_true, y_pred)) - float(keras.losses.KLDivergence()(y_true, y_pred))) < 1e-6
+ce = float(CategoricalCrossentropy()(y_true, y_pred))
+assert abs(ce - float(keras.losses.CategoricalCrossentropy()(y_true, y_pred))) < 1e-5
+for cls in (KLDivergence, CategoricalCrossentropy):
+    fn = jax.jit(lambda t, p: cls()(t, p))
+    try:
+        fn(np.array([[0.0], [1.0], [2.0]]), np.full((3, 3), 1 / 3, np.float32))
+    except ValueError as exc:
+        assert "y_true.shape=(3, 1) and y_pred.shape=(3, 3)" in str(exc), exc
+    else:
+        raise AssertionError(f"{cls.__name__} broadcast a (3, 1) y_true against a (3, 3) y_pred")
+print("losses ok on jax")
+"""
+
+
+def test_losses_check_shapes_and_give_keras_numbers_on_jax() -> None:
+    python = jax_python()
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run([python, "-c", LOSS_CHECK], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert "losses ok on jax" in result.stdout

@@ -767,3 +767,54 @@ def test_expected_value_of_plus_and_minus_infinity_is_undefined():
     with pytest.raises(ValueError, match=re.escape("values holds both +inf and -inf with positive probability in the row at batch index (1,)")):
         expected_value([np.inf, -np.inf], [[1.0, 0.0], [0.5, 0.5]])
 
+
+
+# --------------------------------------------------------------------------------------------------
+# Element-wise terms, logits and Bernoulli conveniences (issue 11)
+# --------------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=60)
+@given(distribution_pairs())
+def test_rel_entr_terms_agree_with_scipy_and_sum_to_the_divergence(pq):
+    p, q = pq
+    np.testing.assert_allclose(kldiv.rel_entr(p, q), scipy.special.rel_entr(p, q), rtol=1e-12, atol=1e-300)
+    total = kldiv.rel_entr(p, q).sum()
+    if np.isfinite(total):
+        assert total == pytest.approx(float(kl_divergence(p, q)), rel=1e-9, abs=1e-14)
+
+
+def test_rel_entr_follows_scipy_conventions_at_zero_and_broadcasts():
+    np.testing.assert_array_equal(kldiv.rel_entr([0.0, 0.0, 0.5], [0.0, 0.3, 0.0]), [0.0, 0.0, np.inf])
+    assert kldiv.rel_entr([[0.5], [0.25]], [0.5, 0.25]).shape == (2, 2)
+    assert isinstance(kldiv.rel_entr(0.5, 0.25), np.float64)
+    with pytest.raises(ValueError, match=re.escape("q must contain non-negative, finite values; got np.float64(-0.1) at index (1,)")):
+        kldiv.rel_entr([0.5, 0.5], [0.2, -0.1])
+
+
+@settings(max_examples=60)
+@given(logit_pairs())
+def test_entropy_and_cross_entropy_from_logits_equal_those_of_the_softmax(ab):
+    a, b = ab
+    p, q = scipy.special.softmax(a), scipy.special.softmax(b)
+    assert kldiv.entropy_from_logits(a) == pytest.approx(float(entropy(p)), rel=1e-10, abs=1e-13)
+    assert kldiv.cross_entropy_from_logits(p, b) == pytest.approx(-(p * scipy.special.log_softmax(b)).sum(), rel=1e-12, abs=1e-13)
+
+
+def test_logit_conveniences_reject_bad_logits_by_name():
+    with pytest.raises(ValueError, match=re.escape("logits must be finite (or -inf for an impossible class); got np.float64(nan) at index (1,)")):
+        kldiv.entropy_from_logits([0.0, np.nan])
+    with pytest.raises(ValueError, match=re.escape("logits_q must be finite (or -inf for an impossible class); got np.float64(inf)")):
+        kldiv.cross_entropy_from_logits([0.5, 0.5], [0.0, np.inf])
+    assert kldiv.cross_entropy_from_logits([0.5, 0.5], [0.0, -np.inf]) == np.inf
+    assert kldiv.cross_entropy_from_logits([1.0, 0.0], [0.0, -np.inf]) == 0.0
+
+
+def test_bernoulli_divergence_matches_closed_form_and_tensorflow_probability():
+    p, q = np.array([0.5, 0.1, 0.999, 0.0, 1.0]), np.array([0.9, 0.2, 0.5, 0.3, 0.7])
+    expected = scipy.special.rel_entr(p, q) + scipy.special.rel_entr(1 - p, 1 - q)
+    np.testing.assert_allclose(kldiv.kl_bernoulli(p, q), expected, rtol=1e-13)
+    tfp_kl = tfd.kl_divergence(tfd.Bernoulli(probs=p[:3]), tfd.Bernoulli(probs=q[:3])).numpy()
+    np.testing.assert_allclose(kldiv.kl_bernoulli(p[:3], q[:3]), tfp_kl, rtol=1e-6)
+    with pytest.raises(ValueError, match=re.escape("q must be a probability in [0, 1]; got np.float64(1.5) at index (1,)")):
+        kldiv.kl_bernoulli([0.5, 0.5], [0.5, 1.5])

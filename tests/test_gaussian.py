@@ -230,3 +230,64 @@ def test_invalid_base_is_rejected(base):
         kl_normal(0.0, 1.0, 0.0, 1.0, base=base)
     with pytest.raises(ValueError, match=re.escape(f"base must be positive, finite and not 1; got {base!r}")):
         kl_diag_normal([0.0], 1.0, 0.0, 1.0, base=base)
+
+
+# --------------------------------------------------------------------------------------------------
+# Full covariances (issue 11)
+# --------------------------------------------------------------------------------------------------
+
+
+def _random_covariance(rng, d):
+    a = rng.normal(size=(d, d))
+    return a @ a.T + 0.5 * np.eye(d)
+
+
+def test_full_covariance_divergence_agrees_with_tensorflow_probability_tril():
+    from kldiv import kl_mvn_normal
+
+    rng = np.random.default_rng(61)
+    for d in (1, 2, 5):
+        mu_p, mu_q = rng.normal(size=d), rng.normal(size=d)
+        cov_p, cov_q = _random_covariance(rng, d), _random_covariance(rng, d)
+        p = tfd.MultivariateNormalTriL(mu_p, np.linalg.cholesky(cov_p))
+        q = tfd.MultivariateNormalTriL(mu_q, np.linalg.cholesky(cov_q))
+        expected = float(tfd.kl_divergence(p, q))
+        assert kl_mvn_normal(mu_p, cov_p, mu_q, cov_q) == pytest.approx(expected, rel=1e-10)
+
+
+def test_full_covariance_divergence_agrees_with_a_monte_carlo_estimate():
+    from kldiv import kl_mvn_normal, monte_carlo_kl
+
+    rng = np.random.default_rng(62)
+    mu_p, mu_q = np.array([0.0, 1.0, -0.5]), np.array([0.3, 0.5, 0.0])
+    cov_p, cov_q = _random_covariance(rng, 3), _random_covariance(rng, 3) + np.eye(3)
+    x = rng.multivariate_normal(mu_p, cov_p, size=200_000)
+    log_p = scipy.stats.multivariate_normal(mu_p, cov_p).logpdf(x)
+    log_q = scipy.stats.multivariate_normal(mu_q, cov_q).logpdf(x)
+    terms = log_p - log_q
+    se = terms.std(ddof=1) / np.sqrt(terms.size)
+    assert abs(monte_carlo_kl(log_p, log_q, estimator="k1") - kl_mvn_normal(mu_p, cov_p, mu_q, cov_q)) < 4 * se
+
+
+def test_full_covariance_divergence_reduces_to_the_diagonal_one_and_broadcasts():
+    from kldiv import kl_mvn_normal
+
+    mu_p, sigma_p = np.array([[0.5, -0.5], [1.0, 0.0]]), np.array([[1.0, 0.5], [2.0, 0.3]])
+    cov_p = sigma_p[..., None] * np.eye(2) * sigma_p[:, None, :]
+    np.testing.assert_allclose(kl_mvn_normal(mu_p, cov_p, np.zeros(2), np.eye(2)), kl_diag_normal(mu_p, sigma_p, 0.0, 1.0), rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "cov_q, message",
+    [
+        ([[1.0, 2.0], [2.0, 1.0]], "cov_q must be positive definite (a covariance matrix); its smallest eigenvalue is -1"),
+        ([[1.0, 0.5], [0.0, 1.0]], "cov_q must be symmetric; cov_q[0, 1] differs from its transpose by 0.5"),
+        ([[1.0, np.nan], [np.nan, 1.0]], "cov_q must be finite; got np.float64(nan) at index (0, 1)"),
+        (np.eye(3), "cov_q must have shape (..., 2, 2) to match mu_p's d = 2; got shape (3, 3)"),
+    ],
+)
+def test_full_covariance_divergence_rejects_bad_covariances_by_name(cov_q, message):
+    from kldiv import kl_mvn_normal
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        kl_mvn_normal([0.0, 0.0], np.eye(2), [0.0, 0.0], np.asarray(cov_q))

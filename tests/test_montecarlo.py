@@ -146,7 +146,7 @@ def test_samples_along_an_axis_give_one_estimate_per_row():
     assert rows.shape == (3,)
     np.testing.assert_allclose(rows, means**2 / 2, atol=0.01)
     np.testing.assert_allclose(monte_carlo_kl(log_p.T, log_q.T, estimator="k3", axis=0), rows, rtol=1e-12)
-    assert isinstance(monte_carlo_kl(log_p[0], log_q[0]), np.float64)
+    assert isinstance(monte_carlo_kl(log_p[0], log_q[0], estimator="k3"), np.float64)
 
 
 def test_log_densities_broadcast():
@@ -172,42 +172,61 @@ def test_unknown_estimator_is_rejected_by_name(estimator):
 @pytest.mark.parametrize("bad, shown", [(-np.inf, "-inf"), (np.inf, "inf"), (np.nan, "nan")])
 def test_non_finite_log_p_is_rejected(bad, shown):
     with pytest.raises(ValueError, match=re.escape(f"log_p must be finite (samples are drawn from p); got np.float64({shown}) at index (1,)")):
-        monte_carlo_kl([0.0, bad], [0.0, 0.0])
+        monte_carlo_kl([0.0, bad], [0.0, 0.0], estimator="k1")
     with pytest.raises(ValueError, match=re.escape(f"log_p must be finite (samples are drawn from p); got np.float64({shown})")):
-        kl_estimator_terms(bad, 0.0)
+        kl_estimator_terms(bad, 0.0, estimator="k1")
 
 
 @pytest.mark.parametrize("bad, shown", [(np.inf, "inf"), (np.nan, "nan")])
 def test_nan_or_positive_infinite_log_q_is_rejected(bad, shown):
     with pytest.raises(ValueError, match=re.escape(f"log_q must be finite or -inf; got np.float64({shown}) at index (0, 1)")):
-        monte_carlo_kl([[0.0, 0.0]], [[0.0, bad]])
+        monte_carlo_kl([[0.0, 0.0]], [[0.0, bad]], estimator="k1")
 
 
 def test_log_densities_that_do_not_broadcast_are_rejected():
     with pytest.raises(ValueError, match=re.escape("log_p and log_q must broadcast together; got shapes (2,) and (3,)")):
-        monte_carlo_kl([0.0, 0.0], [0.0, 0.0, 0.0])
+        monte_carlo_kl([0.0, 0.0], [0.0, 0.0, 0.0], estimator="k1")
 
 
 def test_estimate_needs_an_axis_of_samples():
     with pytest.raises(ValueError, match=re.escape("monte_carlo_kl needs an axis of samples; got scalar log-densities")):
-        monte_carlo_kl(0.0, -1.0)
+        monte_carlo_kl(0.0, -1.0, estimator="k1")
 
 
 def test_sample_axis_out_of_range_or_not_an_integer_is_rejected():
     with pytest.raises(ValueError, match=re.escape("axis 1 is out of range for the samples with 1 dimension(s)")):
-        monte_carlo_kl([0.0], [0.0], axis=1)
+        monte_carlo_kl([0.0], [0.0], estimator="k1", axis=1)
     with pytest.raises(TypeError, match=re.escape("axis must be an integer; got '0'")):
-        monte_carlo_kl([0.0], [0.0], axis="0")
+        monte_carlo_kl([0.0], [0.0], estimator="k1", axis="0")
 
 
 @pytest.mark.parametrize("base", [0, 1, -1.0, math.nan])
 def test_invalid_base_is_rejected(base):
     with pytest.raises(ValueError, match=re.escape(f"base must be positive, finite and not 1; got {base!r}")):
-        monte_carlo_kl([0.0], [0.0], base=base)
+        monte_carlo_kl([0.0], [0.0], estimator="k1", base=base)
 
 
 def test_non_real_log_densities_are_rejected():
     with pytest.raises(TypeError, match=re.escape("log_q must contain real numbers; got dtype complex128")):
-        kl_estimator_terms([0.0], np.array([1j]))
+        kl_estimator_terms([0.0], np.array([1j]), estimator="k1")
     with pytest.raises(ValueError, match=re.escape("log_p is empty (shape (0,))")):
-        monte_carlo_kl([], [])
+        monte_carlo_kl([], [], estimator="k1")
+
+
+def test_the_estimator_must_be_named_since_none_is_best_everywhere():
+    # Issue 11: k3, the old default, has infinite variance when q has heavier tails than p (above),
+    # and k1 has a far larger variance than k3 for nearby p and q: the caller has to choose.
+    with pytest.raises(TypeError, match="estimator"):
+        monte_carlo_kl([0.0], [0.0])
+    with pytest.raises(TypeError, match="estimator"):
+        kl_estimator_terms([0.0], [0.0])
+
+
+def test_docstrings_qualify_the_variance_claims_for_nearby_distributions():
+    # The low-variance claims for k2 and k3 hold only for nearby p and q (issue 11).
+    import kldiv.montecarlo as module
+
+    text = " ".join(module.__doc__.split())
+    assert "low variance *for nearby p and q*" in text
+    assert "*for nearby p and q* usually the lowest variance" in text
+    assert "lowest variance" not in text.replace("*for nearby p and q* usually the lowest variance", "")

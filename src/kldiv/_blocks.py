@@ -19,8 +19,8 @@ from numpy.typing import NDArray
 #: Elements per block: 2 MB per float64 temporary. Smaller blocks fit L2 better but pay more Python
 #: overhead per element, which also serialises threads on the GIL; 2**18 was fastest here.
 BLOCK_ELEMENTS = 1 << 18
-#: Below this many elements a thread pool costs more than it saves.
-THREAD_MIN_ELEMENTS = 1 << 21
+#: Below this many elements (two blocks) a thread pool costs more than it saves.
+THREAD_MIN_ELEMENTS = 1 << 19
 
 
 _local = threading.local()
@@ -62,8 +62,10 @@ def rowwise(
     on thread scheduling.
     """
     n_rows, k = arrays[0].shape
-    out = np.empty(n_rows, dtype=np.float64)
     step = max(1, BLOCK_ELEMENTS // max(k, 1))
+    if n_rows <= step:  # one block: no output buffer, no closure (a small call's overhead, issue 11)
+        return kernel(0, *arrays)
+    out = np.empty(n_rows, dtype=np.float64)
     starts = range(0, n_rows, step)
 
     def run(start: int) -> None:
