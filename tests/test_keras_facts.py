@@ -5,8 +5,8 @@ runs, and says what it shows, on whatever Keras a reader has (Colab's included; 
 tests/test_colab_runtime.py). Its stored outputs and its explanation of *why* Keras behaves so were
 made with the Keras pinned in requirements.txt. This file checks that explanation against that
 Keras' own code and private details, which the chapter no longer touches: when a new Keras is
-pinned and one of these fails, re-read the chapter's section "Keras clips probabilities" against
-the new release before updating the check.
+pinned and one of these fails, re-read the chapter's section "What Keras' clipping does to the
+value" against the new release before updating the check.
 """
 
 from __future__ import annotations

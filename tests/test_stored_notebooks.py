@@ -93,3 +93,45 @@ def test_code_lines_fit_88_characters(path: Path) -> None:
         if len(line) > 88
     ]
     assert not long, "\n".join(long)
+
+
+# --- Checks that don't get in a reader's way (issue 12) ----------------------------------------
+# Every number a chapter states is checked in a cell, but the reader should meet about one check
+# per idea. Regression checks that pin printed decimals live in cells hidden on the website
+# (`remove-cell`) and collapsed in Colab (a `# @title` first line with `cellView: form`); nbval
+# still runs them.
+ASSERTION = re.compile(r"\bassert\b|assert_allclose|assert_array|np\.testing")
+TEXT_CHAPTERS = [p for p in NOTEBOOKS if re.match(r"0[1-7]_", p.name)]
+VISIBLE_ASSERTION_SHARE = 0.15
+
+
+def _tags(cell: nbformat.NotebookNode) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def visible_code_lines(path: Path) -> list[str]:
+    return [line for cell in code_cells(path) if "remove-cell" not in _tags(cell)
+            for line in cell.source.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+@pytest.mark.parametrize("path", TEXT_CHAPTERS, ids=lambda p: p.name)
+def test_visible_code_is_mostly_not_assertions(path: Path) -> None:
+    lines = visible_code_lines(path)
+    asserts = [line for line in lines if ASSERTION.search(line)]
+    share = len(asserts) / max(1, len(lines))
+    assert share <= VISIBLE_ASSERTION_SHARE, (
+        f"{path.name}: {len(asserts)} of {len(lines)} visible code lines ({share:.0%}) are assertions; "
+        f"move regression checks into a '# @title Checks' cell tagged remove-cell")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_hidden_check_cells_are_collapsed_in_colab(path: Path) -> None:
+    # A hidden cell on the website should not be a wall of asserts in Colab either: Colab collapses
+    # a cell whose first line is `# @title ...` when its metadata says cellView: form.
+    bad = [
+        f"{path.name} cell {i}: {cell.source.splitlines()[0][:60]!r}"
+        for i, cell in enumerate(code_cells(path), start=1)
+        if "remove-cell" in _tags(cell) and ASSERTION.search(cell.source)
+        and not (cell.source.startswith("# @title") and cell.metadata.get("cellView") == "form")
+    ]
+    assert not bad, "hidden check cells without '# @title' and cellView: form:\n" + "\n".join(bad)
