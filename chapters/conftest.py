@@ -15,7 +15,7 @@ import os
 # image-folder layout (random pixels, so accuracies mean nothing), never on a download; the test
 # report's header says which one was used.
 os.environ.setdefault("KLDIV_LAB_CONFIG", "smoke")
-LAB_NOTEBOOK = "08_cifar10_lab.ipynb"
+LAB_NOTEBOOK = "10_cifar10_lab.ipynb"
 
 
 def _stand_in_cifar10(root) -> str:  # noqa: ANN001 - a pathlib.Path

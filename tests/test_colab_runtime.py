@@ -12,7 +12,7 @@ every chapter listed in _toc.yml in it, top to bottom, as a student would:
   KLDIV_SOURCE override pointed at a wheel built from this checkout (the test never reaches the
   course's repository or a package index for kldiv);
 - in an empty working folder, as Colab's /content, so a chapter cannot lean on the repository;
-- the lab (chapters/08_cifar10_lab.ipynb) in its `smoke` configuration, with the CIFAR-10 copy
+- the lab (chapters/10_cifar10_lab.ipynb) in its `smoke` configuration, with the CIFAR-10 copy
   named by KLDIV_CIFAR10, or the generated stand-in that chapters/conftest.py makes without it.
 
 A chapter passes if every cell runs without an error; outputs are not compared (the versions

@@ -8,7 +8,9 @@ Plain NumPy functions, each documented with its definition and conventions:
 * :func:`log_likelihood_ratio` and :func:`expected_value`, the two ideas KL is built from;
 * :func:`kl_normal`, :func:`kl_diag_normal` and :func:`kl_mvn_normal` (full covariances), closed
   forms for normal distributions;
-* :func:`monte_carlo_kl` and :func:`kl_estimator_terms`, sample estimates (k1, k2, k3).
+* :func:`monte_carlo_kl` and :func:`kl_estimator_terms`, sample estimates (k1, k2, k3), with
+  :func:`kl_estimator_logit_gradients` (their gradients for a categorical policy, as RLHF uses
+  them) and :func:`kl_regularized_policy` (the optimum of a KL-penalised reward).
 
 ``kldiv.KLDivergenceLoss`` (the same as :class:`kldiv.losses.KLDivergence`) is an exact Keras 3
 loss (with :class:`kldiv.losses.CategoricalCrossentropy`, its cross-entropy counterpart); Keras is imported only when it is first used. The CIFAR-10 lab's pieces are submodules that
@@ -33,7 +35,13 @@ from kldiv.divergence import (
     rel_entr,
 )
 from kldiv.gaussian import kl_diag_normal, kl_mvn_normal, kl_normal
-from kldiv.montecarlo import ESTIMATORS, kl_estimator_terms, monte_carlo_kl
+from kldiv.montecarlo import (
+    ESTIMATORS,
+    kl_estimator_logit_gradients,
+    kl_estimator_terms,
+    kl_regularized_policy,
+    monte_carlo_kl,
+)
 
 __version__ = "0.2.0"
 
@@ -49,9 +57,11 @@ __all__ = [
     "kl_diag_normal",
     "kl_divergence",
     "kl_divergence_from_logits",
+    "kl_estimator_logit_gradients",
     "kl_estimator_terms",
     "kl_mvn_normal",
     "kl_normal",
+    "kl_regularized_policy",
     "log_likelihood_ratio",
     "monte_carlo_kl",
     "rel_entr",
