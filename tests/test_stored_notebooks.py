@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from chapter_stats import ASSERTION, visible_code_lines  # tools/, importable through conftest.py
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -99,9 +100,7 @@ def test_code_lines_fit_88_characters(path: Path) -> None:
 # Every number a chapter states is checked in a cell, but the reader should meet about one check
 # per idea. Regression checks that pin printed decimals live in cells hidden on the website
 # (`remove-cell`) and collapsed in Colab (a `# @title` first line with `cellView: form`); nbval
-# still runs them.
-ASSERTION = re.compile(r"\bassert\b|assert_allclose|assert_array|np\.testing")
-TEXT_CHAPTERS = [p for p in NOTEBOOKS if re.match(r"0[1-7]_", p.name)]
+# still runs them. `python tools/chapter_stats.py` prints the same measures for every chapter.
 VISIBLE_ASSERTION_SHARE = 0.15
 
 
@@ -109,12 +108,7 @@ def _tags(cell: nbformat.NotebookNode) -> list[str]:
     return cell.get("metadata", {}).get("tags", [])
 
 
-def visible_code_lines(path: Path) -> list[str]:
-    return [line for cell in code_cells(path) if "remove-cell" not in _tags(cell)
-            for line in cell.source.splitlines() if line.strip() and not line.strip().startswith("#")]
-
-
-@pytest.mark.parametrize("path", TEXT_CHAPTERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_visible_code_is_mostly_not_assertions(path: Path) -> None:
     lines = visible_code_lines(path)
     asserts = [line for line in lines if ASSERTION.search(line)]
