@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import posixpath
@@ -61,7 +62,10 @@ CHAPTERS = _part("Chapters")
 BACK_MATTER = _part("Back matter")
 
 
+@functools.lru_cache(maxsize=None)
 def _soup(site: Path, page: str) -> BeautifulSoup:
+    # Parsed once per page and shared by the tests, which only read it: a chapter with hundreds of
+    # typeset equations takes about a second to parse.
     return BeautifulSoup((site / f"{page}.html").read_text(encoding="utf-8"), "html.parser")
 
 
