@@ -55,8 +55,12 @@ book: $(STAMP) $(KLDIV_CHROMIUM) $(KLDIV_MATHJAX)/package.json
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	$(BIN)/python tools/build_pdf.py --site _build/html --output _build/html/kl-divergence-course.pdf
 
+# Two pytest-xdist workers, one per core of the course's machines (tests/conftest.py says how the
+# tests are shared out); TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) $(KLDIV_CHROMIUM) $(KLDIV_AXE) $(KLDIV_MATHJAX)/package.json $(PDFTOPPM)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 $(PDFTOPPM):
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
