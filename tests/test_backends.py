@@ -2,9 +2,12 @@
 
 The course's own environment is TensorFlow's, but the lab promises to run wherever Keras 3 runs
 (the GPU figures come from JAX or PyTorch). This test builds a fresh virtual environment with JAX
-and Keras and no TensorFlow, and runs tests/test_lab.py there with KERAS_BACKEND=jax: models,
-augmentation, schedule, distillation loss, gradients and training helpers. (PyTorch was checked
-the same way by hand; its wheel on PyPI brings several GB of CUDA libraries, too much for CI.)
+and Keras and no TensorFlow, and runs there, with KERAS_BACKEND=jax, the tests of tests/test_lab.py
+and tests/test_gpu_check.py marked ``backend``: those that exercise Keras computation (augmentation,
+schedule, distillation loss, gradients, training, warm-up, EMA, precision) and the GPU check's
+CPU rehearsal, since the GPU machine runs that check on JAX. The unmarked tests check NumPy
+arithmetic, arguments and model structure, which do not depend on the backend. (PyTorch was
+checked the same way by hand; its wheel on PyPI brings several GB of CUDA libraries, too much for CI.)
 
 The environment is built once into .venv-jax/ (about 1.5 minutes) and reused while its pins and the
 Python version are unchanged; a stamp file holds their hash, as tests/test_colab_runtime.py does.
@@ -49,6 +52,10 @@ def jax_python() -> str:
     return str(python)
 
 
+# The marker's registration, for a run that reads no configuration file (-c os.devnull).
+MARKER = "markers=backend: exercises Keras computation; tests/test_backends.py reruns it on JAX"
+
+
 def test_lab_code_passes_its_tests_on_jax_without_tensorflow(tmp_path: Path) -> None:
     python = jax_python()
     # kldiv from this checkout's src/, as an editable install would give it.
@@ -56,14 +63,24 @@ def test_lab_code_passes_its_tests_on_jax_without_tensorflow(tmp_path: Path) -> 
     probe = subprocess.run([python, "-c", "import importlib.util as u; print(u.find_spec('tensorflow'))"],
                            env=env, capture_output=True, text=True, check=True)
     assert probe.stdout.strip() == "None", "the JAX environment must not hold TensorFlow"
+    # XLA's CPU backend compiles without LLVM optimisation: these tiny models spend far more time
+    # compiling than running (measured, this whole file: 95 CPU-seconds with it, 157 without).
+    flags = " ".join([env.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0"]).strip()
     result = subprocess.run(
-        [python, "-m", "pytest", str(ROOT / "tests" / "test_lab.py"), "-q", "-p", "no:cacheprovider",
+        [python, "-m", "pytest", str(ROOT / "tests" / "test_lab.py"),
+         str(ROOT / "tests" / "test_gpu_check.py"),
+         "-m", "backend", "-o", MARKER, "--strict-markers", "-q", "-rA", "-p", "no:cacheprovider",
          "--import-mode=importlib", "-c", os.devnull, "--rootdir", str(tmp_path),
          "-W", "ignore::DeprecationWarning"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+        env={**env, "XLA_FLAGS": flags}, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     tail = (result.stdout + result.stderr)[-4000:]
     assert result.returncode == 0, tail
     assert " passed" in tail and "failed" not in tail and "skipped" not in tail, tail
+    # The GPU check's rehearsal and the training tests were among those run (-rA lists them).
+    passed = {line.split("::")[-1] for line in result.stdout.splitlines() if line.startswith("PASSED ")}
+    assert {"test_the_rehearsal_writes_every_figure_of_the_gpu_run",
+            "test_the_warm_up_changes_nothing_but_the_clock",
+            "test_ema_is_evaluated_every_epoch_without_disturbing_training"} <= passed, tail
 
 
 # Issue 11: the losses' shape check and Keras' numbers on the JAX backend (checked under jax.jit,

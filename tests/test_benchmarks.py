@@ -37,11 +37,12 @@ def make_folder(root: Path, per_class: dict[str, int]) -> Path:
 def test_cifar10_recipes_prints_the_comparison(tmp_path, capsys) -> None:
     data = make_folder(tmp_path / "images", per_class={"train": 4, "test": 2})
     script = load_script("cifar10_recipes")
-    script.main(["--data", str(data), "--classic-epochs", "2", "--fast-epochs", "2",
-                 "--fast-batch", "20", "--widths", "4", "4", "4", "4"])
+    assert script.main(["--data", str(data), "--classic-epochs", "2", "--fast-epochs", "2", "--allow-cpu",
+                        "--fast-batch", "20", "--widths", "4", "4", "4", "4"]) == 0
     out = capsys.readouterr().out
     assert "40 training and 20 test images" in out
-    assert "images/s" in out and "s to classic final" in out and "s to 90 %" in out
+    assert "images/s" in out and "compile s" in out and "s to classic final" in out and "s to 90 %" in out
+    assert "(with / without compile)" in out
     for name in ("classic", "fast"):
         line = next(line for line in out.splitlines() if line.startswith(f"{name} test accuracy by epoch:"))
         assert len(line.split(":")[1].split()) == 2
@@ -52,3 +53,12 @@ def test_cifar10_recipes_refuses_a_bad_epoch_count(capsys) -> None:
     with pytest.raises(SystemExit):
         script.main(["--classic-epochs", "0"])
     assert "must be a positive integer; got 0" in capsys.readouterr().err
+
+
+def test_cifar10_recipes_refuses_a_cpu_without_allow_cpu(tmp_path, capsys, monkeypatch) -> None:
+    from kldiv import lab
+
+    monkeypatch.setattr(lab, "accelerator", lambda: "cpu")
+    assert load_script("cifar10_recipes").main(["--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "The GPU benchmark needs a GPU" in err and "--allow-cpu" in err
